@@ -1,0 +1,112 @@
+# fish completion for collab-admin(8).
+# Live values (areas, verbs, daemons, configuration keys) come from `collab-admin __complete KIND`;
+# the lists written here are used only when that gives nothing.
+
+# "section.key=" for every key; fish adds no space after a completion that ends in "=".
+function __collab_keys
+    command -q collab-admin; or return
+    for k in (collab-admin __complete keys 2>/dev/null)
+        printf '%s=\n' $k
+    end
+end
+
+# Live values of KIND, or the remaining arguments when there are none.
+function __collab_admin_values -a kind
+    set -l vals
+    command -q collab-admin; and set vals (collab-admin __complete $kind 2>/dev/null)
+    test (count $vals) -gt 0; or set vals $argv[2..-1]
+    printf '%s\n' $vals
+end
+
+# The words before the cursor that are neither options nor option values: area, verb, arguments.
+function __collab_admin_words
+    set -l tokens (commandline -opc)
+    set -e tokens[1]
+    set -l skip 0
+    for t in $tokens
+        if test $skip -eq 1
+            set skip 0
+            continue
+        end
+        switch $t
+            case -c --config -o --option --state-dir --run-dir --web-dir --key-file --dir --cn --cert --key
+                set skip 1
+            case '-*'
+            case '*'
+                printf '%s\n' $t
+        end
+    end
+end
+
+# True when the area (and verb, if given) is what the command line has so far; with "-n N",
+# also when exactly N positional words follow them.
+function __collab_admin_at
+    set -l want_count -1
+    if test "$argv[1]" = -n
+        set want_count $argv[2]
+        set -e argv[1..2]
+    end
+    set -l words (__collab_admin_words)
+    test (count $words) -ge (count $argv); or return 1
+    for i in (seq (count $argv))
+        test "$words[$i]" = "$argv[$i]"; or return 1
+    end
+    test $want_count -lt 0; or test (math (count $words) - (count $argv)) -eq $want_count
+end
+
+function __collab_admin_no_area
+    test (count (__collab_admin_words)) -eq 0
+end
+
+# Daemons not yet named on the command line.
+function __collab_admin_daemons
+    set -l named (__collab_admin_words)
+    for d in (__collab_admin_values daemons chatd sfu stream)
+        contains -- $d $named; or printf '%s\n' $d
+    end
+end
+
+complete -c collab-admin -f
+
+# Global options, before the area.
+# -c, --config FILE
+complete -c collab-admin -n __collab_admin_no_area -s c -l config -r -F -d 'Use FILE as the configuration file'
+# -o, --option KEY=VALUE
+complete -c collab-admin -n __collab_admin_no_area -s o -l option -x -a '(__collab_keys)' -d 'Override one configuration key'
+# -v, --verbose
+complete -c collab-admin -n __collab_admin_no_area -s v -l verbose -d 'Report more (repeatable)'
+# --json
+complete -c collab-admin -n __collab_admin_no_area -l json -d 'Print results as JSON'
+# --version
+complete -c collab-admin -n __collab_admin_no_area -l version -d 'Print the version and exit'
+# -h, --help
+complete -c collab-admin -n __collab_admin_no_area -s h -l help -d 'Print a summary of the options and areas and exit'
+
+# Areas.
+complete -c collab-admin -n __collab_admin_no_area -a '(__collab_admin_values areas init config status reload cert)'
+
+# init [--state-dir DIR] [--run-dir DIR] [--web-dir DIR] [--key-file FILE] [--force]
+complete -c collab-admin -n '__collab_admin_at init' -l state-dir -x -a '(__fish_complete_directories)' -d 'Set paths.state_dir'
+complete -c collab-admin -n '__collab_admin_at init' -l run-dir -x -a '(__fish_complete_directories)' -d 'Set paths.run_dir'
+complete -c collab-admin -n '__collab_admin_at init' -l web-dir -x -a '(__fish_complete_directories)' -d 'Set paths.web_dir'
+complete -c collab-admin -n '__collab_admin_at init' -l key-file -r -F -d 'Set auth.key_file'
+complete -c collab-admin -n '__collab_admin_at init' -l force -d 'Replace an existing configuration file'
+
+# config check | show [--non-default] | defaults
+complete -c collab-admin -n '__collab_admin_at -n 0 config' -a '(__collab_admin_values verbs:config check show defaults)'
+complete -c collab-admin -n '__collab_admin_at config show' -l non-default -d 'Print only keys that differ from the default'
+
+# status [DAEMON...], reload DAEMON|all
+complete -c collab-admin -n '__collab_admin_at status' -a '(__collab_admin_daemons)' -d Daemon
+complete -c collab-admin -n '__collab_admin_at -n 0 reload' -a '(__collab_admin_daemons; echo all)' -d Daemon
+
+# cert ca [--dir DIR] [--cn NAME] [--force]
+# cert issue [--dir DIR] [--cert FILE] [--key FILE] HOST...
+complete -c collab-admin -n '__collab_admin_at -n 0 cert' -a '(__collab_admin_values verbs:cert ca issue)'
+complete -c collab-admin -n '__collab_admin_at cert ca' -l dir -x -a '(__fish_complete_directories)' -d 'Directory of the certificate authority'
+complete -c collab-admin -n '__collab_admin_at cert ca' -l cn -x -d 'Common name of the authority'
+complete -c collab-admin -n '__collab_admin_at cert ca' -l force -d 'Replace an existing authority'
+complete -c collab-admin -n '__collab_admin_at cert issue' -l dir -x -a '(__fish_complete_directories)' -d 'Directory of the certificate authority'
+complete -c collab-admin -n '__collab_admin_at cert issue' -l cert -r -F -d 'Where to write the certificate'
+complete -c collab-admin -n '__collab_admin_at cert issue' -l key -r -F -d 'Where to write the private key'
+complete -c collab-admin -n '__collab_admin_at cert issue' -a '(__fish_print_hostnames)' -d Host

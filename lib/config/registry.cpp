@@ -1,0 +1,237 @@
+// The registry table. To add a key, add one line to BuildRegistry(); loading, -o, dumps and the
+// man page pick it up from there.
+#include "lib/config/registry.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cassert>
+#include <charconv>
+#include <initializer_list>
+
+#include "lib/config/config.hpp"
+#include "lib/config/internal.hpp"
+
+namespace collab::config {
+namespace {
+
+// sizeof(sockaddr_un::sun_path) on Linux, including the terminating NUL.
+constexpr size_t kSunPathBytes = 108;
+
+KeyDef Str(std::string section, std::string name, std::string def, std::string doc) {
+  KeyDef k;
+  k.section = std::move(section);
+  k.name = std::move(name);
+  k.type = KeyType::kString;
+  k.default_value = std::move(def);
+  k.doc = std::move(doc);
+  return k;
+}
+
+std::string CheckNotEmpty(const Value& v) {
+  return std::get<std::string>(v).empty() ? "must not be empty" : "";
+}
+
+// A path that must be set (directories and files the programs cannot run without).
+KeyDef RequiredPath(std::string section, std::string name, std::string def, std::string doc) {
+  KeyDef k = Str(std::move(section), std::move(name), std::move(def), std::move(doc));
+  k.is_path = true;
+  k.validate = CheckNotEmpty;
+  return k;
+}
+
+// A path where "" means "not used" or "the documented fallback".
+KeyDef OptionalPath(std::string section, std::string name, std::string doc) {
+  KeyDef k = Str(std::move(section), std::move(name), "", std::move(doc));
+  k.is_path = true;
+  return k;
+}
+
+KeyDef Choice(std::string section, std::string name, std::string def, std::vector<std::string> choices,
+              std::string doc) {
+  KeyDef k = Str(std::move(section), std::move(name), std::move(def), std::move(doc));
+  k.choices = std::move(choices);
+  return k;
+}
+
+KeyDef Int(std::string section, std::string name, int64_t def, std::string doc, std::optional<int64_t> min,
+           std::optional<int64_t> max = std::nullopt) {
+  KeyDef k;
+  k.section = std::move(section);
+  k.name = std::move(name);
+  k.type = KeyType::kInt;
+  k.default_value = def;
+  k.doc = std::move(doc);
+  k.min = min;
+  k.max = max;
+  return k;
+}
+
+// HOST:PORT with HOST a name, an IPv4 address or a bracketed IPv6 address. Names are not
+// resolved here: -t must not depend on DNS.
+std::string CheckListen(const Value& v) {
+  const std::string& s = std::get<std::string>(v);
+  constexpr const char* kForm = "must be HOST:PORT, with an IPv6 address in brackets as [::1]:8080";
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos) return kForm;
+  std::string host = s.substr(0, colon);
+  std::string port = s.substr(colon + 1);
+  if (host.empty()) return std::string(kForm) + " (0.0.0.0 or [::] for every address)";
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return kForm;
+    std::string addr = host.substr(1, host.size() - 2);
+    unsigned char buf[16];
+    if (inet_pton(AF_INET6, addr.c_str(), buf) != 1) return "has an invalid IPv6 address '" + addr + "'";
+  } else {
+    if (host.find(':') != std::string::npos) return kForm;
+    for (char c : host) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+      if (!ok) return "has an invalid host name '" + internal::Printable(host) + "'";
+    }
+  }
+  unsigned long n = 0;
+  bool digits = !port.empty() && port.size() <= 5 &&
+                std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (digits) std::from_chars(port.data(), port.data() + port.size(), n);
+  if (!digits || n < 1 || n > 65535) return "must have a port from 1 to 65535";
+  return "";
+}
+
+void AddProgramKeys(std::vector<KeyDef>& r, const std::string& p, const std::string& listen) {
+  KeyDef l = Str(p, "listen", listen, "HTTP and WebSocket listen address: HOST:PORT, IPv6 as [::1]:8080");
+  l.validate = CheckListen;
+  r.push_back(std::move(l));
+  r.push_back(OptionalPath(p, "control_socket", "control socket; empty means <run_dir>/collab-" + p + ".sock"));
+  r.push_back(OptionalPath(p, "tls_cert", "PEM certificate chain for HTTPS; empty serves plain HTTP"));
+  r.push_back(OptionalPath(p, "tls_key", "PEM private key of tls_cert; set both or neither"));
+  r.push_back(Int(p, "max_body_bytes", 1048576, "largest HTTP request body accepted, in bytes", 1024));
+  r.push_back(Int(p, "max_ws_message_bytes", 262144, "largest WebSocket message accepted, in bytes", 1024));
+}
+
+std::vector<KeyDef> BuildRegistry() {
+  std::vector<KeyDef> r;
+  r.push_back(RequiredPath("paths", "state_dir", "/var/lib/collab", "state directory: databases, uploads, recordings"));
+  r.push_back(RequiredPath("paths", "run_dir", "/run/collab",
+                           "directory for control sockets; keep short: sun_path is 108 bytes"));
+  r.push_back(RequiredPath("paths", "web_dir", "/usr/share/collab/web", "static files of the web app"));
+
+  r.push_back(Choice("log", "level", "info", {"error", "warning", "notice", "info", "debug"},
+                     "lowest priority logged; each -v raises it one step"));
+
+  r.push_back(RequiredPath("auth", "key_file", "/etc/collab/token.key",
+                           "shared HMAC key for tokens, created by collab-admin init, mode 0600"));
+
+  r.push_back(Str("control", "group", "",
+                  "Unix group whose members may use the control sockets besides root and the daemon's own user"));
+
+  AddProgramKeys(r, "chatd", "127.0.0.1:8080");
+  AddProgramKeys(r, "sfu", "127.0.0.1:8081");
+  AddProgramKeys(r, "stream", "127.0.0.1:8082");
+  // Keys of one program go here, e.g. r.push_back(Int("chatd", "page_size", 50, "...", 1));
+  // Dumps and the man page group keys by section, so the order of lines does not matter.
+
+  for (const KeyDef& k : r) {
+    // A doc is one comment line in dumps; a newline would break the output.
+    assert(k.doc.find('\n') == std::string::npos);
+    assert(internal::CheckValue(k, k.default_value).empty());
+    (void)k;
+  }
+  return r;
+}
+
+}  // namespace
+
+const std::vector<KeyDef>& Registry() {
+  static const std::vector<KeyDef> registry = BuildRegistry();
+  return registry;
+}
+
+std::vector<std::string> Sections(const std::vector<KeyDef>& registry) {
+  std::vector<std::string> out;
+  for (const KeyDef& k : registry)
+    if (std::find(out.begin(), out.end(), k.section) == out.end()) out.push_back(k.section);
+  return out;
+}
+
+const KeyDef* FindKeyIn(const std::vector<KeyDef>& registry, std::string_view full_name) {
+  size_t dot = full_name.find('.');
+  if (dot == std::string_view::npos) return nullptr;
+  std::string_view section = full_name.substr(0, dot);
+  std::string_view name = full_name.substr(dot + 1);
+  for (const KeyDef& k : registry)
+    if (k.section == section && k.name == name) return &k;
+  return nullptr;
+}
+
+const KeyDef* FindKey(std::string_view full_name) { return FindKeyIn(Registry(), full_name); }
+
+std::string TypeName(const KeyDef& def) {
+  switch (def.type) {
+    case KeyType::kString:
+      return def.is_path ? "path" : "string";
+    case KeyType::kInt:
+      return "integer";
+    case KeyType::kBool:
+      return "boolean";
+    case KeyType::kStringList:
+      return "array of strings";
+  }
+  return "?";
+}
+
+std::string ConstraintText(const KeyDef& def) {
+  std::string out;
+  if (def.min && def.max) {
+    out = "from " + std::to_string(*def.min) + " to " + std::to_string(*def.max);
+  } else if (def.min) {
+    out = "at least " + std::to_string(*def.min);
+  } else if (def.max) {
+    out = "at most " + std::to_string(*def.max);
+  }
+  if (!def.choices.empty()) {
+    out += def.type == KeyType::kStringList ? "each one of: " : "one of: ";
+    for (size_t i = 0; i < def.choices.size(); ++i) out += (i ? ", " : "") + def.choices[i];
+  }
+  return out;
+}
+
+namespace internal {
+namespace {
+
+// Which value to blame for a rule: the one set explicitly, else the first key's.
+std::string Blame(const Config& c, const std::string& key) {
+  const std::string& o = c.Origin(key);
+  return o.empty() ? std::string() : o + ": ";
+}
+
+}  // namespace
+
+base::Status CheckWholeConfig(const Config& c) {
+  const std::vector<KeyDef>& reg = c.registry();
+  for (const std::string& s : Sections(reg)) {
+    std::string cert = s + ".tls_cert";
+    std::string key = s + ".tls_key";
+    if (FindKeyIn(reg, cert) && FindKeyIn(reg, key)) {
+      bool has_cert = !c.GetString(cert).empty();
+      bool has_key = !c.GetString(key).empty();
+      if (has_cert != has_key) {
+        return ConfigError(Blame(c, has_cert ? cert : key) + "'" + cert + "' and '" + key +
+                           "' must both be set or both be empty");
+      }
+    }
+    std::string sock = s + ".control_socket";
+    if (FindKeyIn(reg, sock) && FindKeyIn(reg, "paths.run_dir")) {
+      std::string path = c.ControlSocketPath(s);
+      if (path.size() >= kSunPathBytes) {
+        std::string blame = c.GetString(sock).empty() ? "paths.run_dir" : sock;
+        return ConfigError(Blame(c, blame) + "control socket path '" + Printable(path) + "' is " +
+                           std::to_string(path.size()) + " bytes, more than the " + std::to_string(kSunPathBytes - 1) +
+                           " that fit in sun_path; shorten 'paths.run_dir' or set '" + sock + "'");
+      }
+    }
+  }
+  return base::Ok();
+}
+
+}  // namespace internal
+}  // namespace collab::config
