@@ -24,8 +24,10 @@ fi
 
 pids=()
 stopping=0
+interrupted=0
 stop_all() {
   stopping=1
+  interrupted=1
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 }
 trap stop_all INT TERM
@@ -67,9 +69,10 @@ MSG
 rc=0
 for p in "${pids[@]}"; do
   while :; do
+    interrupted=0
     wait "$p"; code=$?
-    # wait returns early (>128) when a trapped signal arrives; wait again for the real status.
-    if [ $code -gt 128 ] && kill -0 "$p" 2>/dev/null; then continue; fi
+    # A trapped signal makes wait return early (128+N); wait again for the daemon's own status.
+    [ $interrupted = 1 ] && continue
     break
   done
   if [ $stopping = 0 ]; then

@@ -159,8 +159,7 @@ Result<int64_t> TimeToUnix(const ASN1_TIME* t) {
 bool SameFile(const std::string& a, const std::string& b) {
   if (a == b) return true;
   struct stat sa, sb;
-  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
-         sa.st_ino == sb.st_ino;
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 }  // namespace
@@ -224,8 +223,9 @@ Status CreateCa(const std::string& dir, const CaOptions& options) {
   if (!options.force) {
     for (const auto& p : {key_path, crt_path}) {
       if (base::PathExists(p))
-        return Error{base::kExitCantCreat, "refusing to overwrite the existing CA file " + p +
-                                               " (certificates it issued would stop being trusted); force to replace it"};
+        return Error{base::kExitCantCreat,
+                     "refusing to overwrite the existing CA file " + p +
+                         " (certificates it issued would stop being trusted); force to replace it"};
     }
   }
   COLLAB_TRY(base::MakeDirs(dir, 0700));
@@ -322,8 +322,8 @@ Status IssueCert(const std::string& ca_dir, const std::vector<std::string>& host
     }
   }
   // RFC 5280: the SAN is critical when the subject is empty.
-  if (X509_add1_ext_i2d(cert.get(), NID_subject_alt_name, sans.get(), cn == names.end() ? 1 : 0,
-                        X509V3_ADD_DEFAULT) != 1)
+  if (X509_add1_ext_i2d(cert.get(), NID_subject_alt_name, sans.get(), cn == names.end() ? 1 : 0, X509V3_ADD_DEFAULT) !=
+      1)
     return SslError("cannot add subjectAltName");
   COLLAB_TRY(AddExt(cert.get(), ca.get(), NID_basic_constraints, "critical,CA:FALSE"));
   COLLAB_TRY(AddExt(cert.get(), ca.get(), NID_key_usage, "critical,digitalSignature"));

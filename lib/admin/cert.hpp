@@ -13,7 +13,7 @@
 
 namespace collab::admin {
 
-inline constexpr int kCaValidityDays = 3652;      // ten years
+inline constexpr int kCaValidityDays = 3652;         // ten years
 inline constexpr int kServerCertValidityDays = 397;  // browsers refuse more than 398
 
 struct CaOptions {

@@ -59,7 +59,11 @@ int Status(const GlobalOptions& g, std::vector<std::string> daemons) {
                                 .Dump()
                                 .c_str());
       } else {
-        std::printf("collab-%-7s not running: %s\n", d.c_str(), r.error().message.c_str());
+        const std::string& m = r.error().message;
+        if (m.find("not running") != std::string::npos)
+          std::printf("%s\n", m.c_str());
+        else
+          std::printf("collab-%-7s not running: %s\n", d.c_str(), m.c_str());
       }
       continue;
     }

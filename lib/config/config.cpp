@@ -67,8 +67,12 @@ const StringList& Config::GetStringList(std::string_view key) const {
 std::string Config::GetPath(std::string_view key) const {
   size_t i = IndexOf(key);
   const std::string& v = GetString(key);
-  if (!(*registry_)[i].is_path || v.empty() || v.front() == '/' || base_dir_.empty()) return v;
-  return base::JoinPath(base_dir_, v);
+  return (*registry_)[i].is_path ? ResolvePath(v) : v;
+}
+
+std::string Config::ResolvePath(const std::string& path) const {
+  if (path.empty() || path.front() == '/' || base_dir_.empty()) return path;
+  return base::JoinPath(base_dir_, path);
 }
 
 bool Config::IsDefault(std::string_view key) const {

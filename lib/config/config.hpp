@@ -52,6 +52,8 @@ class Config {
   // A string key's value; for a path key a relative value is resolved against the directory of
   // the config file (made absolute when loaded with LoadFile). Empty stays empty.
   std::string GetPath(std::string_view key) const;
+  // Resolves a relative path the way GetPath does; empty and absolute paths are unchanged.
+  std::string ResolvePath(const std::string& path) const;
   // True when the value equals the default (whether or not the file sets it).
   bool IsDefault(std::string_view key) const;
   // Where the value was set: "FILE:LINE:COL", "-o key=value", or "" for a default.
@@ -89,7 +91,9 @@ class Config {
 struct DumpOptions {
   bool non_default_only = false;  // omit keys equal to their default, and sections left empty
   bool with_docs = false;         // a "# doc" comment above each key (collab-admin config defaults)
-  bool resolve_paths = false;     // write path keys as GetPath() gives them (absolute when loaded from a file)
+  // Write path keys as GetPath() gives them (absolute when loaded from a file); defaults are
+  // then judged on the resolved value.
+  bool resolve_paths = false;
 };
 
 // The config as TOML: sections in registry order, `key = value` lines. The output is itself a

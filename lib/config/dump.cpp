@@ -70,7 +70,13 @@ std::string Dump(const Config& config, const DumpOptions& options) {
     for (const KeyDef& def : registry) {
       if (def.section != section) continue;
       const std::string full = def.FullName();
-      if (options.non_default_only && config.IsDefault(full)) continue;
+      const bool resolve = options.resolve_paths && def.is_path;
+      // Resolved, "token.key" next to /etc/collab/collab.toml is the default /etc/collab/token.key;
+      // judging it by the raw text would make the dump of the dump differ.
+      const bool is_default = resolve
+                                  ? config.GetPath(full) == config.ResolvePath(std::get<std::string>(def.default_value))
+                                  : config.IsDefault(full);
+      if (options.non_default_only && is_default) continue;
       if (options.with_docs) {
         if (!body.empty()) body += '\n';
         body += "# " + def.doc + "\n";
@@ -78,7 +84,7 @@ std::string Dump(const Config& config, const DumpOptions& options) {
         if (!constraint.empty()) body += "# " + constraint + "\n";
       }
       const Value& v = config.Get(full);
-      std::string text = options.resolve_paths && def.is_path ? FormatValue(Value{config.GetPath(full)}) : FormatValue(v);
+      std::string text = resolve ? FormatValue(Value{config.GetPath(full)}) : FormatValue(v);
       body += def.name + " = " + text + "\n";
     }
     if (body.empty()) continue;

@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <climits>
-#include <optional>
 #include <exception>
 #include <new>
+#include <optional>
 #include <utility>
 
 #include <toml++/toml.h>
@@ -122,7 +122,8 @@ class Loader {
     for (const Override& o : overrides) {
       std::string arg = "-o " + Printable(o.key) + "=" + Printable(o.value);
       const KeyDef* def = FindKeyIn(registry, o.key);
-      if (!def) return ConfigError(arg + ": unknown key '" + Printable(o.key) + "'" + internal::SuggestKey(registry, o.key));
+      if (!def)
+        return ConfigError(arg + ": unknown key '" + Printable(o.key) + "'" + internal::SuggestKey(registry, o.key));
       Value v;
       std::string m = internal::ParseValueText(*def, o.value, &v);
       if (!m.empty()) return ConfigError(arg + ": " + m);

@@ -28,9 +28,7 @@ KeyDef Str(std::string section, std::string name, std::string def, std::string d
   return k;
 }
 
-std::string CheckNotEmpty(const Value& v) {
-  return std::get<std::string>(v).empty() ? "must not be empty" : "";
-}
+std::string CheckNotEmpty(const Value& v) { return std::get<std::string>(v).empty() ? "must not be empty" : ""; }
 
 // A path that must be set (directories and files the programs cannot run without).
 KeyDef RequiredPath(std::string section, std::string name, std::string def, std::string doc) {
@@ -93,8 +91,14 @@ std::string CheckListen(const Value& v) {
   bool digits = !port.empty() && port.size() <= 5 &&
                 std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (digits) std::from_chars(port.data(), port.data() + port.size(), n);
-  if (!digits || n < 1 || n > 65535) return "must have a port from 1 to 65535";
+  // Port 0 asks the kernel for a free port (tests, ad-hoc runs); `status` shows the bound one.
+  if (!digits || n > 65535) return "must have a port from 0 to 65535";
   return "";
+}
+
+[[maybe_unused]] bool BareName(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(),
+                                   [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
 }
 
 void AddProgramKeys(std::vector<KeyDef>& r, const std::string& p, const std::string& listen) {
@@ -131,7 +135,8 @@ std::vector<KeyDef> BuildRegistry() {
   // Dumps and the man page group keys by section, so the order of lines does not matter.
 
   for (const KeyDef& k : r) {
-    // A doc is one comment line in dumps; a newline would break the output.
+    // Dumps write names as bare TOML keys and docs as one comment line.
+    assert(BareName(k.section) && BareName(k.name));
     assert(k.doc.find('\n') == std::string::npos);
     assert(internal::CheckValue(k, k.default_value).empty());
     (void)k;

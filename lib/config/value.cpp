@@ -115,11 +115,13 @@ std::string CheckValue(const KeyDef& def, const Value& value) {
       if (!std::holds_alternative<int64_t>(value)) return Quoted(def) + " must be an integer";
       int64_t n = std::get<int64_t>(value);
       if (def.min && n < *def.min) {
-        if (def.max) return Quoted(def) + " must be from " + std::to_string(*def.min) + " to " + std::to_string(*def.max);
+        if (def.max)
+          return Quoted(def) + " must be from " + std::to_string(*def.min) + " to " + std::to_string(*def.max);
         return Quoted(def) + " must be at least " + std::to_string(*def.min);
       }
       if (def.max && n > *def.max) {
-        if (def.min) return Quoted(def) + " must be from " + std::to_string(*def.min) + " to " + std::to_string(*def.max);
+        if (def.min)
+          return Quoted(def) + " must be from " + std::to_string(*def.min) + " to " + std::to_string(*def.max);
         return Quoted(def) + " must be at most " + std::to_string(*def.max);
       }
       break;

@@ -239,6 +239,9 @@ class Daemon final : public Context {
         for (uv_signal_t* h : {&sighup_, &sigterm_, &sigint_})
           if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(h))) uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
         signals_ = false;
+        // Closing the uv handles restores the default actions; a late SIGTERM (a supervisor
+        // sending both INT and TERM) must not turn a clean exit into "killed by signal".
+        for (int s : {SIGHUP, SIGTERM, SIGINT}) std::signal(s, SIG_IGN);
         LOG_NOTICE("%s stopped", opts_.program.c_str());
       });
     });

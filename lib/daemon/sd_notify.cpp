@@ -1,5 +1,6 @@
 #include "lib/daemon/sd_notify.hpp"
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <string>

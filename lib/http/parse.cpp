@@ -400,8 +400,8 @@ std::string FormatHttpDate(int64_t unix_seconds) {
 
 std::optional<int64_t> ParseHttpDate(std::string_view t) {
   // "Sun, 06 Nov 1994 08:49:37 GMT"
-  if (t.size() != 29 || t[3] != ',' || t[4] != ' ' || t[7] != ' ' || t[11] != ' ' || t[16] != ' ' ||
-      t[19] != ':' || t[22] != ':' || t.substr(25) != " GMT")
+  if (t.size() != 29 || t[3] != ',' || t[4] != ' ' || t[7] != ' ' || t[11] != ' ' || t[16] != ' ' || t[19] != ':' ||
+      t[22] != ':' || t.substr(25) != " GMT")
     return std::nullopt;
   auto num = [&](size_t pos, size_t len) -> int {
     int v = 0;
@@ -415,11 +415,10 @@ std::optional<int64_t> ParseHttpDate(std::string_view t) {
   int month = -1;
   for (int i = 0; i < 12; ++i)
     if (t.substr(8, 3) == kMonthNames[i]) month = i + 1;
-  if (day < 1 || day > 31 || year < 1970 || month < 0 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 ||
-      ss > 60)
+  if (day < 1 || day > 31 || year < 1970 || month < 0 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60)
     return std::nullopt;
-  return DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 + hh * 3600 +
-         mm * 60 + ss;
+  return DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 + hh * 3600 + mm * 60 +
+         ss;
 }
 
 Result<std::string> StaticRelativePath(std::string_view url_path) {

@@ -8,10 +8,17 @@
 // loop thread; work done elsewhere reports back to the loop first (uv_async / uv_queue_work).
 //
 // Deliberately not here: authentication (lib/auth checks tokens inside handlers), request
-// routing beyond method + path, compression, range requests, HTTP/2 without TLS (h2c),
-// response streaming and server push. Plain requests that reach a TLS port are served as they
-// are, not redirected: on an intranet port the admin decides whether plain HTTP is allowed by
-// choosing whether to configure a certificate, and loopback health checks stay simple.
+// routing beyond method + path, compression, range requests, HTTP/2 without TLS (h2c upgrades
+// get a 400), response streaming and server push. Plain requests that reach a TLS port are
+// served as they are, not redirected: on an intranet port the admin decides whether plain HTTP
+// is allowed by choosing whether to configure a certificate, and loopback health checks stay
+// simple.
+//
+// What clients see at the edges: request lines with bad percent-escapes are refused by
+// libwebsockets itself (403, or a reset h2 stream) before any route runs; a body over
+// max_body_bytes gets 413 at once; HTTP/1.1 chunked request bodies are accepted (the
+// connection then closes after the answer); HTTP/2 POST/PUT/PATCH without Content-Length get
+// 411 (browsers always send one); WebSockets work over HTTP/1.1 and over h2 (RFC 8441).
 #pragma once
 
 #include <uv.h>

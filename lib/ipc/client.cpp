@@ -97,7 +97,7 @@ base::Result<Client> Client::Connect(const std::string& path, int timeout_ms) {
   }
   Client client(fd, path);
   auto first = client.ReadFrame(deadline);
-  if (!first.ok()) return first.error().Wrap("waiting for the hello on " + path);
+  if (!first.ok()) return first.error().Wrap("no hello");
   // A refused peer gets an error reply instead of the hello.
   if (first->Find("hello") == nullptr && first->Find("ok") != nullptr) {
     auto refused = DecodeReply(*first);
@@ -143,7 +143,8 @@ base::Result<Json> Client::ReadFrame(int64_t deadline_ms) {
     std::string frame;
     FrameDecoder::Status st = decoder_.Next(&frame);
     if (st == FrameDecoder::Status::kOversized)
-      return Error{base::kExitDataErr, "reply from " + path_ + " longer than " + std::to_string(kMaxReplyBytes) + " bytes"};
+      return Error{base::kExitDataErr,
+                   "reply from " + path_ + " longer than " + std::to_string(kMaxReplyBytes) + " bytes"};
     if (st == FrameDecoder::Status::kNeedMore && eof_) {
       if (decoder_.buffered() == 0)
         return Error{base::kExitUnavailable, "the daemon on " + path_ + " closed the connection"};

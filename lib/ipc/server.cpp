@@ -72,8 +72,8 @@ struct Conn : std::enable_shared_from_this<Conn> {
   FrameDecoder decoder;
   State state = State::kOpen;
   bool hello_done = false;
-  bool busy = false;     // a request is being handled; later frames wait so replies stay in order
-  bool eof = false;      // the client half-closed; answer what was sent, then close
+  bool busy = false;  // a request is being handled; later frames wait so replies stay in order
+  bool eof = false;   // the client half-closed; answer what was sent, then close
   bool reading = false;
   bool pumping = false;  // guards against re-entering Pump from a handler's synchronous reply
   std::shared_ptr<Conn> self;
@@ -543,8 +543,7 @@ base::Result<std::unique_ptr<Server>> Server::Listen(uv_loop_t* loop, const Serv
     }
     return fail(e == EACCES ? base::kExitNoPerm : base::kExitCantCreat, "cannot bind " + path, false);
   }
-  if (::chmod(path.c_str(), options.mode) != 0)
-    return fail(base::kExitCantCreat, "cannot chmod " + path, true);
+  if (::chmod(path.c_str(), options.mode) != 0) return fail(base::kExitCantCreat, "cannot chmod " + path, true);
   if (impl->has_group && ::chown(path.c_str(), static_cast<uid_t>(-1), impl->group_gid) != 0) {
     return fail(errno == EPERM ? base::kExitNoPerm : base::kExitCantCreat,
                 "cannot give " + path + " to group " + options.group, true);
@@ -563,9 +562,8 @@ base::Result<std::unique_ptr<Server>> Server::Listen(uv_loop_t* loop, const Serv
   int rc = uv_pipe_open(&lh->pipe, fd);
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&lh->pipe), 64, detail::OnConnection);
   if (rc != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&lh->pipe), [](uv_handle_t* h) {
-      delete static_cast<detail::ListenHandle*>(h->data);
-    });
+    uv_close(reinterpret_cast<uv_handle_t*>(&lh->pipe),
+             [](uv_handle_t* h) { delete static_cast<detail::ListenHandle*>(h->data); });
     ::unlink(path.c_str());
     return Error{base::kExitOsErr, "cannot listen on " + path + ": " + uv_strerror(rc)};
   }

@@ -50,6 +50,7 @@ struct Conn;
 // internal-error reply so its connection does not hang.
 class Reply {
  public:
+  Reply() = default;  // answers nothing; lets a Reply live in a struct before it is assigned
   void operator()(base::Result<base::Json> result) const;
   // False once the connection is gone or this request was answered: lets slow work stop early.
   bool pending() const;

@@ -168,7 +168,7 @@ class Daemon:
         finally:
             conn.close()
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):

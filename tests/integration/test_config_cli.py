@@ -25,9 +25,13 @@ class CheckConfig(unittest.TestCase):
 
     def test_unknown_key_names_key_and_line(self):
         env = Env(self)
-        with open(env.config, "a") as f:
-            f.write("\n[sfu]\nlisen = \"x\"\n")
-        line = open(env.config).read().count("\n")
+        with open(env.config) as f:
+            lines = f.read().split("\n")
+        at = lines.index("[sfu]") + 1
+        lines.insert(at, 'lisen = "x"')
+        with open(env.config, "w") as f:
+            f.write("\n".join(lines))
+        line = at + 1
         r = run([binary("collab-sfu"), "-c", env.config, "-t"])
         self.assertEqual(r.returncode, 78)
         self.assertIn(f"{env.config}:{line}:", r.stderr)

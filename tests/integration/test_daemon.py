@@ -68,13 +68,14 @@ class Reload(unittest.TestCase):
         env = Env(self)
         d = env.start(self, "chatd")
         good = open(env.config).read()
-        open(env.config, "w").write(good + "\n[chatd]\nbogus = 1\n")
+        with open(env.config, "w") as f:
+            f.write(good.replace("[chatd]\n", "[chatd]\nbogus = 1\n", 1))
         r = env.admin("reload", "chatd")
         self.assertEqual(r.returncode, 78)
         self.assertIn("bogus", r.stderr)
         # SIGHUP with the broken file: logged, old config kept, still serving.
-        d.signal(signal.SIGHUP)
-        wait_for(lambda: d.read_log().count("keeping the old configuration") >= 2, what="reload error in the log")
+        d.send_signal(signal.SIGHUP)
+        wait_for(lambda: "keeping the old configuration" in d.read_log(), what="reload error in the log")
         code, _, _ = d.http("GET", "/api/v1/health")
         self.assertEqual(code, 200)
         open(env.config, "w").write(good.replace('level = "info"', 'level = "debug"'))
@@ -82,7 +83,7 @@ class Reload(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         status = d.try_status()
         self.assertEqual(status["reloads"], 1)
-        d.signal(signal.SIGHUP)
+        d.send_signal(signal.SIGHUP)
         wait_for(lambda: (d.try_status() or {}).get("reloads") == 2, what="second reload")
 
     def test_reload_all_reports_missing_daemons(self):

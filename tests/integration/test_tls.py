@@ -51,7 +51,7 @@ class Tls(unittest.TestCase):
         first = peer_cert_der(host, port, ca)
         r = env.admin("cert", "issue", "--dir", ca_dir, "--cert", cert, "--key", key, "localhost", "127.0.0.1")
         self.assertEqual(r.returncode, 0, r.stderr)
-        d.signal(signal.SIGHUP)
+        d.send_signal(signal.SIGHUP)
         wait_for(lambda: (d.try_status() or {}).get("reloads") == 1, what="reload after renewal")
         second = peer_cert_der(host, port, ca)
         self.assertNotEqual(first, second, "new connections must see the renewed certificate")

@@ -146,8 +146,8 @@ TEST_CASE("IssueCert issues a chain that verifies against the CA") {
   std::string ca_dir = tmp.path + "/ca";
   REQUIRE(admin::CreateCa(ca_dir, admin::CaOptions{}).ok());
   std::string crt = tmp.path + "/server.crt", key = tmp.path + "/server.key";
-  auto st = admin::IssueCert(ca_dir, {"chat.example.lan", "10.0.0.5", "::1", "localhost"}, crt, key,
-                             admin::IssueOptions{});
+  auto st =
+      admin::IssueCert(ca_dir, {"chat.example.lan", "10.0.0.5", "::1", "localhost"}, crt, key, admin::IssueOptions{});
   REQUIRE(st.ok());
   CHECK(FileMode(crt) == 0644);
   CHECK(FileMode(key) == 0600);
@@ -217,8 +217,7 @@ TEST_CASE("IssueCert accepts a leading wildcard and dedupes names") {
   TempDir tmp;
   REQUIRE(admin::CreateCa(tmp.path, admin::CaOptions{}).ok());
   std::string crt = tmp.path + "/w.crt", key = tmp.path + "/w.key";
-  REQUIRE(admin::IssueCert(tmp.path, {"*.Example.LAN", "example.lan", "example.lan"}, crt, key,
-                           admin::IssueOptions{})
+  REQUIRE(admin::IssueCert(tmp.path, {"*.Example.LAN", "example.lan", "example.lan"}, crt, key, admin::IssueOptions{})
               .ok());
   auto info = admin::ReadCertInfo(crt);
   REQUIRE(info.ok());
@@ -253,8 +252,8 @@ TEST_CASE("IssueCert rejects bad host names with a usage error") {
 
 TEST_CASE("IssueCert protects the CA files and reports a missing CA") {
   TempDir tmp;
-  auto missing = admin::IssueCert(tmp.path + "/none", {"a.lan"}, tmp.path + "/a.crt", tmp.path + "/a.key",
-                                  admin::IssueOptions{});
+  auto missing =
+      admin::IssueCert(tmp.path + "/none", {"a.lan"}, tmp.path + "/a.crt", tmp.path + "/a.key", admin::IssueOptions{});
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code == base::kExitNoInput);
 

@@ -137,11 +137,10 @@ TEST_CASE("listen must be HOST:PORT with a valid port", "[config][load][bad-inpu
   CHECK(bad("127.0.0.1") == "f.toml:2:10: 'chatd.listen' " + form);
   CHECK(bad("::1:8080") == "f.toml:2:10: 'chatd.listen' " + form);
   CHECK(bad(":8080") == "f.toml:2:10: 'chatd.listen' " + form + " (0.0.0.0 or [::] for every address)");
-  CHECK(bad("127.0.0.1:0") == "f.toml:2:10: 'chatd.listen' must have a port from 1 to 65535");
-  CHECK(bad("127.0.0.1:65536") == "f.toml:2:10: 'chatd.listen' must have a port from 1 to 65535");
-  CHECK(bad("127.0.0.1:http") == "f.toml:2:10: 'chatd.listen' must have a port from 1 to 65535");
-  CHECK(bad("127.0.0.1:+80") == "f.toml:2:10: 'chatd.listen' must have a port from 1 to 65535");
-  CHECK(bad("127.0.0.1:") == "f.toml:2:10: 'chatd.listen' must have a port from 1 to 65535");
+  CHECK(bad("127.0.0.1:65536") == "f.toml:2:10: 'chatd.listen' must have a port from 0 to 65535");
+  CHECK(bad("127.0.0.1:http") == "f.toml:2:10: 'chatd.listen' must have a port from 0 to 65535");
+  CHECK(bad("127.0.0.1:+80") == "f.toml:2:10: 'chatd.listen' must have a port from 0 to 65535");
+  CHECK(bad("127.0.0.1:") == "f.toml:2:10: 'chatd.listen' must have a port from 0 to 65535");
   CHECK(bad("[::1]") == "f.toml:2:10: 'chatd.listen' " + form);
   CHECK(bad("[::g]:80") == "f.toml:2:10: 'chatd.listen' has an invalid IPv6 address '::g'");
   CHECK(bad("[]:80") == "f.toml:2:10: 'chatd.listen' " + form);

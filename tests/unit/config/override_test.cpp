@@ -54,7 +54,8 @@ TEST_CASE("Override values are read by the key's type", "[config][override]") {
   CHECK(Applied("t.n=7") == Value{int64_t{7}});
   CHECK(Applied("t.n=10") == Value{int64_t{10}});
   // bool: the usual spellings.
-  for (const char* t : {"true", "yes", "on", "1", "TRUE", "Yes"}) CHECK(Applied(std::string("t.b=") + t) == Value{true});
+  for (const char* t : {"true", "yes", "on", "1", "TRUE", "Yes"})
+    CHECK(Applied(std::string("t.b=") + t) == Value{true});
   for (const char* f : {"false", "no", "off", "0", "Off"}) CHECK(Applied(std::string("t.b=") + f) == Value{false});
   // list: comma separated or a TOML array.
   CHECK(Applied("u.l=a,b , c") == Value{StringList{"a", "b", "c"}});
@@ -70,13 +71,17 @@ TEST_CASE("Bad overrides are errors naming the argument", "[config][override][ba
   CHECK(OverrideError("listen=1") == "-o listen=1: expected section.key=value, not 'listen'");
   CHECK(OverrideError("chatd.lisen=x") == "-o chatd.lisen=x: unknown key 'chatd.lisen' (did you mean 'chatd.listen'?)");
   CHECK(OverrideError("nope.nothing=x") == "-o nope.nothing=x: unknown key 'nope.nothing'");
-  CHECK(OverrideError("chatd.max_body_bytes=big") == "-o chatd.max_body_bytes=big: 'chatd.max_body_bytes' must be an integer");
+  CHECK(OverrideError("chatd.max_body_bytes=big") ==
+        "-o chatd.max_body_bytes=big: 'chatd.max_body_bytes' must be an integer");
   CHECK(OverrideError("chatd.max_body_bytes=12") ==
         "-o chatd.max_body_bytes=12: 'chatd.max_body_bytes' must be at least 1024");
   CHECK(OverrideError("chatd.max_body_bytes=99999999999999999999") ==
         "-o chatd.max_body_bytes=99999999999999999999: 'chatd.max_body_bytes' is out of range");
-  CHECK(OverrideError("log.level=loud") == "-o log.level=loud: 'log.level' must be one of error, warning, notice, info, debug");
-  CHECK(OverrideError("sfu.listen=1.2.3.4:0") == "-o sfu.listen=1.2.3.4:0: 'sfu.listen' must have a port from 1 to 65535");
+  CHECK(OverrideError("log.level=loud") ==
+        "-o log.level=loud: 'log.level' must be one of error, warning, notice, info, debug");
+  CHECK(OverrideError("sfu.listen=1.2.3.4:65536") ==
+        "-o sfu.listen=1.2.3.4:65536: 'sfu.listen' must have a port from 0 to 65535");
+  CHECK(ParseOverride("sfu.listen=127.0.0.1:0").ok());  // 0: a free port, shown by status
   CHECK(OverrideError("control.group=\xff") == "-o control.group=\\xff: 'control.group' must be valid UTF-8");
   // A newline is allowed in a string (dumps escape it), a NUL is not.
   CHECK(ParseOverride("control.group=a\nb").ok());

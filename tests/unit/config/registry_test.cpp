@@ -13,8 +13,7 @@
 using namespace collab::config;
 
 TEST_CASE("The registry declares every section in order and each key once", "[config][registry]") {
-  CHECK(Sections(Registry()) ==
-        std::vector<std::string>{"paths", "log", "auth", "control", "chatd", "sfu", "stream"});
+  CHECK(Sections(Registry()) == std::vector<std::string>{"paths", "log", "auth", "control", "chatd", "sfu", "stream"});
   std::vector<std::string> seen;
   for (const KeyDef& k : Registry()) {
     INFO(k.FullName());

@@ -140,7 +140,8 @@ TEST_CASE("Replies encode as one line and decode back to results or errors") {
   CHECK(ok == "{\"id\":1,\"ok\":true,\"result\":{\"up\":true}}\n");
   std::string err = ipc::EncodeReply(Json(2), base::Error{base::kExitUsage, "unknown verb \"x\"\nsecond line"});
   CHECK(err ==
-        "{\"id\":2,\"ok\":false,\"error\":{\"code\":\"usage\",\"status\":64,\"message\":\"unknown verb \\\"x\\\"\\nsecond "
+        "{\"id\":2,\"ok\":false,\"error\":{\"code\":\"usage\",\"status\":64,\"message\":\"unknown verb "
+        "\\\"x\\\"\\nsecond "
         "line\"}}\n");
   CHECK(err.find('\n') == err.size() - 1);  // messages with newlines stay one frame
 
