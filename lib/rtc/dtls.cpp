@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <deque>
 #include <optional>
@@ -115,7 +116,7 @@ struct DtlsImpl : std::enable_shared_from_this<DtlsImpl> {
   void OnHandshakeDone();
   void DrainAppData();
   void Fail(Error error);
-  void Flush(std::vector<uint8_t>& buf, std::vector<size_t>& ends,
+  void PackDatagrams(std::vector<uint8_t>& buf, std::vector<size_t>& ends,
              std::vector<std::pair<size_t, size_t>>& groups) const;
   void Deliver();
   Error ProtocolError(const char* what);
@@ -252,10 +253,6 @@ int CertVerifyCallback(X509_STORE_CTX* store, void* arg) {
   return 1;
 }
 
-// Client-side verify callback for the per-certificate calls OpenSSL still makes: the decision
-// was taken in CertVerifyCallback.
-int VerifyPeerCallback(int preverify_ok, X509_STORE_CTX*) { return preverify_ok; }
-
 int CookieGenerate(SSL* ssl, unsigned char* cookie, unsigned int* len) {
   const DtlsImpl* impl = ImplOf(ssl);
   std::memcpy(cookie, impl->cookie.data(), impl->cookie.size());
@@ -298,7 +295,7 @@ Status DtlsImpl::Init(const Certificate& certificate) {
   SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
                                SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, VerifyPeerCallback);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   SSL_CTX_set_cert_verify_callback(ctx, CertVerifyCallback, this);
   SSL_CTX_set_cookie_generate_cb(ctx, CookieGenerate);
   SSL_CTX_set_cookie_verify_cb(ctx, CookieVerify);
@@ -496,7 +493,7 @@ void DtlsImpl::DrainAppData() {
 
 // Packs the records written during one call into datagrams of at most opt.mtu bytes.
 // Records are never split: OpenSSL already fragmented handshake messages to fit the MTU.
-void DtlsImpl::Flush(std::vector<uint8_t>& buf, std::vector<size_t>& ends,
+void DtlsImpl::PackDatagrams(std::vector<uint8_t>& buf, std::vector<size_t>& ends,
                                 std::vector<std::pair<size_t, size_t>>& groups) const {
   groups.clear();
   size_t begin = 0, group_begin = 0;
@@ -523,7 +520,7 @@ void DtlsImpl::Deliver() {
       ends.swap(out_ends);
       out_buf.clear();
       out_ends.clear();
-      Flush(buf, ends, groups);
+      PackDatagrams(buf, ends, groups);
       for (const auto& [b, e] : groups) {
         if (cb.send) cb.send(std::span<const uint8_t>(buf.data() + b, e - b));
         if (destroyed) return;

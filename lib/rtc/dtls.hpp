@@ -113,7 +113,9 @@ class DtlsTransport {
   // implicitly on its first datagram). Calling it twice is an error.
   base::Status Start(int64_t now_ms);
   // One received datagram (UDP payload or one RFC 4571 frame). Datagrams whose first byte is
-  // not in DTLS's 20..63 range, garbage records, and anything after kClosed/kFailed are dropped.
+  // not in DTLS's 20..63 range, records failing their MAC or replay check, encrypted records too
+  // short to be genuine (which OpenSSL 3.0 would treat as fatal), and anything after
+  // kClosed/kFailed are dropped. A well-formed but invalid handshake message fails the handshake.
   void HandleDatagram(std::span<const uint8_t> datagram, int64_t now_ms);
   // See the timer contract above.
   int64_t NextTimeoutMs(int64_t now_ms) const;

@@ -57,19 +57,18 @@ const char* StatusName(srtp_err_status_t s) {
 }
 
 Error StatusError(srtp_err_status_t s) {
-  // Packet-level verdicts are bad data; anything else means our own state is broken.
+  // Verdicts on a packet (auth, replay, framing, "cannot check this SRTCP") are bad data; only
+  // failures of libsrtp itself mean our own state is broken.
   switch (s) {
-    case srtp_err_status_auth_fail:
-    case srtp_err_status_replay_fail:
-    case srtp_err_status_replay_old:
-    case srtp_err_status_bad_param:
-    case srtp_err_status_parse_err:
-    case srtp_err_status_bad_mki:
-    case srtp_err_status_pkt_idx_old:
-    case srtp_err_status_pkt_idx_adv:
-      return Error{kExitDataErr, StatusName(s)};
-    default:
+    case srtp_err_status_alloc_fail:
+    case srtp_err_status_dealloc_fail:
+    case srtp_err_status_init_fail:
+    case srtp_err_status_algo_fail:
+    case srtp_err_status_no_ctx:
+    case srtp_err_status_no_such_op:
       return Error{kExitSoftware, StatusName(s)};
+    default:
+      return Error{kExitDataErr, StatusName(s)};
   }
 }
 
