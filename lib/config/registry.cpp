@@ -96,6 +96,33 @@ std::string CheckListen(const Value& v) {
   return "";
 }
 
+// Each element an IPv4 or IPv6 address literal (no brackets, no port).
+std::string CheckIpList(const Value& v) {
+  for (const std::string& a : std::get<StringList>(v)) {
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, a.c_str(), buf) != 1 && inet_pton(AF_INET6, a.c_str(), buf) != 1)
+      return "has '" + internal::Printable(a) + "', which is not an IP address";
+  }
+  return "";
+}
+
+KeyDef IpList(std::string section, std::string name, std::string doc) {
+  KeyDef k;
+  k.section = std::move(section);
+  k.name = std::move(name);
+  k.type = KeyType::kStringList;
+  k.default_value = StringList{};
+  k.doc = std::move(doc);
+  k.validate = CheckIpList;
+  return k;
+}
+
+KeyDef Listen(std::string section, std::string name, std::string def, std::string doc) {
+  KeyDef k = Str(std::move(section), std::move(name), std::move(def), std::move(doc));
+  k.validate = CheckListen;
+  return k;
+}
+
 [[maybe_unused]] bool BareName(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(),
                                    [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
@@ -131,6 +158,13 @@ std::vector<KeyDef> BuildRegistry() {
   AddProgramKeys(r, "chatd", "127.0.0.1:8080");
   AddProgramKeys(r, "sfu", "127.0.0.1:8081");
   AddProgramKeys(r, "stream", "127.0.0.1:8082");
+  r.push_back(Listen("sfu", "rtc_udp_listen", "127.0.0.1:10000",
+                     "UDP address for all WebRTC media (ICE, DTLS, SRTP): IP:PORT; port 0 takes a free port"));
+  r.push_back(Listen("sfu", "rtc_tcp_listen", "127.0.0.1:10000",
+                     "TCP address for ICE-TCP (RFC 6544 passive candidates) when UDP is blocked: IP:PORT"));
+  r.push_back(IpList("sfu", "announced_addresses",
+                     "addresses put in ICE candidates instead of the bound ones (NAT, 1:1 mapping); empty uses the bound address"));
+  r.push_back(Int("sfu", "max_echo_peers", 16, "concurrent peers of the /echo test page; 0 disables it", 0, 1000));
   // Keys of one program go here, e.g. r.push_back(Int("chatd", "page_size", 50, "...", 1));
   // Dumps and the man page group keys by section, so the order of lines does not matter.
 

@@ -1,5 +1,6 @@
-// collab-sfu's service: plugs web meetings: the WebRTC selective forwarding unit arrives with the lib/rtc and meetings issues. Until then the daemon has only the
-// common skeleton (health route, control socket, reload, drain).
+// collab-sfu's service: the shared WebRTC sockets (lib/rtc/transport.hpp) and, until the meetings
+// issue brings rooms, the /echo test page (echo.hpp) on top of the common skeleton (health route,
+// control socket, reload, drain).
 #pragma once
 
 #include <memory>

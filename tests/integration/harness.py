@@ -89,6 +89,8 @@ class Env:
         overrides = []
         for d in DAEMONS:
             overrides += ["-o", f"{d}.listen=127.0.0.1:0"]
+        # collab-sfu's WebRTC ports default to a fixed port; tests run in parallel.
+        overrides += ["-o", "sfu.rtc_udp_listen=127.0.0.1:0", "-o", "sfu.rtc_tcp_listen=127.0.0.1:0"]
         for e in extra:
             overrides += ["-o", e]
         r = self.admin(*overrides, "init", "--state-dir", os.path.join(self.dir, "state"),
@@ -180,23 +182,6 @@ class Daemon:
             self.proc.kill()
             self.proc.wait(timeout=30)
         self.log.close()
-
-
-def ws_connect(host, port, path, timeout=10):
-    """A minimal RFC 6455 client: returns a connected socket after the handshake."""
-    s = socket.create_connection((host, port), timeout=timeout)
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    resp = b""
-    while b"\r\n\r\n" not in resp:
-        chunk = s.recv(4096)
-        if not chunk:
-            raise ConnectionError("closed during handshake")
-        resp += chunk
-    if not resp.startswith(b"HTTP/1.1 101"):
-        raise ConnectionError(resp.decode(errors="replace"))
-    return s
 
 
 def ws_send(s, payload: bytes, opcode=1):

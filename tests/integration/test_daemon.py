@@ -6,7 +6,7 @@ import socket
 import time
 import unittest
 
-from harness import DAEMONS, Control, Env, run, binary, wait_for, ws_connect
+from harness import DAEMONS, Control, Env, run, binary, wait_for
 
 
 class Lifecycle(unittest.TestCase):

@@ -19,7 +19,8 @@ class MakeRun(unittest.TestCase):
         var = tempfile.mkdtemp(prefix="collab-run-")
         self.addCleanup(shutil.rmtree, var, True)
         env = dict(os.environ, COLLAB_BIN_DIR=BIN_DIR, COLLAB_VAR_DIR=var,
-                   COLLAB_RUN_INIT_ARGS="-o chatd.listen=127.0.0.1:0 -o sfu.listen=127.0.0.1:0 -o stream.listen=127.0.0.1:0")
+                   COLLAB_RUN_INIT_ARGS="-o chatd.listen=127.0.0.1:0 -o sfu.listen=127.0.0.1:0 -o stream.listen=127.0.0.1:0 "
+                   "-o sfu.rtc_udp_listen=127.0.0.1:0 -o sfu.rtc_tcp_listen=127.0.0.1:0")
         proc = subprocess.Popen([os.path.join(SOURCE_DIR, "scripts", "run.sh")], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
         self.addCleanup(lambda: proc.poll() is None and os.killpg(proc.pid, signal.SIGKILL))
