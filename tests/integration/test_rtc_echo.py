@@ -266,6 +266,12 @@ class EchoBrowser(unittest.TestCase):
     def test_vp8_ice_tcp_with_udp_blocked(self):
         self.echo("VP8", block_udp=True)
 
+    def test_h264_ice_tcp_with_udp_blocked(self):
+        self.echo("H264", block_udp=True)
+
+    def test_vp9_ice_tcp_with_udp_blocked(self):
+        self.echo("VP9", block_udp=True)
+
     def test_vp8_udp_with_loss_feedback_reaches_the_sender(self):
         result = self.echo("VP8", loss=0.05)
         self.assertGreater(result["second"]["nackCount"], 0, result)
