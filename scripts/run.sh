@@ -59,7 +59,7 @@ cat <<MSG
 
 collab is running (development configuration: $conf)
   chat and web app   $(url chatd)
-  meetings (sfu)     $(url sfu)
+  meetings (sfu)     $(url sfu)echo  (WebRTC self-test: your camera, sent back)
   live streaming     $(url stream)
   admin              $bin/collab-admin -c $conf status
 Press Ctrl-C to stop.

@@ -3,8 +3,8 @@
 // and decrypted by its peer) with SrtpSession for both DTLS-SRTP suites, and the same
 // encrypt+decrypt done directly with OpenSSL's EVP AES-128-GCM on the same buffers: the
 // physical limit SRTP-GCM is compared against. Not a test: it asserts only that every packet
-// round-trips. The full receive -> decrypt -> parse -> encrypt -> send figure is added once the
-// SFU transport exists; it will be printed as a ratio to the crypto-only figure here.
+// round-trips. The full receive -> decrypt -> parse -> encrypt -> send figure, as a ratio to the
+// crypto it contains, is path_bench's (it needs the socket layer; this stays crypto only).
 //
 // usage: srtp_bench [--seconds S] [--rounds N]
 // Each figure is the best of N rounds (default 5) of S/N seconds (default S = 2), the three
@@ -77,20 +77,20 @@ Figure Measure(double seconds, F&& one) {
 class SrtpBench {
  public:
   explicit SrtpBench(SrtpProfile profile) {
-  std::mt19937 rng(static_cast<uint32_t>(profile));
-  SrtpKeys a, b;
-  a.profile = b.profile = profile;
-  for (size_t i = 0; i < collab::rtc::SrtpKeySaltLength(profile); ++i) {
-    a.local_key_salt.push_back(static_cast<uint8_t>(rng()));
-    a.remote_key_salt.push_back(static_cast<uint8_t>(rng()));
-  }
-  b.local_key_salt = a.remote_key_salt;
-  b.remote_key_salt = a.local_key_salt;
-  auto tx = SrtpSession::Create(a);
-  auto rx = SrtpSession::Create(b);
-  if (!tx.ok() || !rx.ok()) Die("cannot create SRTP sessions");
-  tx_ = std::move(*tx);
-  rx_ = std::move(*rx);
+    std::mt19937 rng(static_cast<uint32_t>(profile));
+    SrtpKeys a, b;
+    a.profile = b.profile = profile;
+    for (size_t i = 0; i < collab::rtc::SrtpKeySaltLength(profile); ++i) {
+      a.local_key_salt.push_back(static_cast<uint8_t>(rng()));
+      a.remote_key_salt.push_back(static_cast<uint8_t>(rng()));
+    }
+    b.local_key_salt = a.remote_key_salt;
+    b.remote_key_salt = a.local_key_salt;
+    auto tx = SrtpSession::Create(a);
+    auto rx = SrtpSession::Create(b);
+    if (!tx.ok() || !rx.ok()) Die("cannot create SRTP sessions");
+    tx_ = std::move(*tx);
+    rx_ = std::move(*rx);
   }
 
   Figure Run(double seconds) {
@@ -144,8 +144,7 @@ class EvpGcmBench {
       uint8_t* body = buf_.data() + kHeaderSize;
       if (EVP_EncryptInit_ex(enc_, nullptr, nullptr, nullptr, iv_) != 1 ||
           EVP_EncryptUpdate(enc_, nullptr, &n, buf_.data(), kHeaderSize) != 1 ||
-          EVP_EncryptUpdate(enc_, body, &n, body, payload) != 1 ||
-          EVP_EncryptFinal_ex(enc_, body + n, &n) != 1 ||
+          EVP_EncryptUpdate(enc_, body, &n, body, payload) != 1 || EVP_EncryptFinal_ex(enc_, body + n, &n) != 1 ||
           EVP_CIPHER_CTX_ctrl(enc_, EVP_CTRL_GCM_GET_TAG, 16, buf_.data() + kPacketSize) != 1)
         Die("EVP encrypt");
       if (EVP_DecryptInit_ex(dec_, nullptr, nullptr, nullptr, iv_) != 1 ||
@@ -215,9 +214,10 @@ int main(int argc, char** argv) {
     best(evp, evp_bench.Run(slice));
   }
 
-  std::printf("srtp_bench: %zu-byte RTP packets, protect+unprotect per packet, one core, "
-              "best of %d x %.2f s\n",
-              kPacketSize, rounds, slice);
+  std::printf(
+      "srtp_bench: %zu-byte RTP packets, protect+unprotect per packet, one core, "
+      "best of %d x %.2f s\n",
+      kPacketSize, rounds, slice);
   Print("SRTP AEAD_AES_128_GCM", gcm);
   Print("SRTP AES_CM_128_HMAC_SHA1_80", cm);
   Print("raw EVP AES-128-GCM (limit)", evp);
