@@ -76,7 +76,8 @@ for p in "${pids[@]}"; do
     break
   done
   if [ $stopping = 0 ]; then
-    echo "collab: a daemon exited ($code); stopping the others" >&2
+    # Exit 0 means the daemon drained on a signal (Ctrl-C reaches the daemons before our trap runs).
+    [ $code -ne 0 ] && echo "collab: a daemon exited ($code); stopping the others" >&2
     stop_all
   fi
   [ $code -ne 0 ] && rc=$code
