@@ -1,5 +1,5 @@
 // collab-chatd: collab business chat server. Flags in, exit status out; the work is in lib/chat.
-#include "cmd/common/daemon_main.hpp"
+#include "cmd/daemon_main.hpp"
 #include "lib/chat/service.hpp"
 
 int main(int argc, char** argv) {

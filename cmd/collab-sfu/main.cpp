@@ -1,5 +1,5 @@
 // collab-sfu: collab web meeting media server (WebRTC SFU). Flags in, exit status out; the work is in lib/sfu.
-#include "cmd/common/daemon_main.hpp"
+#include "cmd/daemon_main.hpp"
 #include "lib/sfu/service.hpp"
 
 int main(int argc, char** argv) {

@@ -1,5 +1,5 @@
 // collab-stream: collab live streaming server (ingest, low-latency HLS). Flags in, exit status out; the work is in lib/stream.
-#include "cmd/common/daemon_main.hpp"
+#include "cmd/daemon_main.hpp"
 #include "lib/stream/service.hpp"
 
 int main(int argc, char** argv) {
