@@ -139,6 +139,100 @@ void AddProgramKeys(std::vector<KeyDef>& r, const std::string& p, const std::str
   r.push_back(Int(p, "max_ws_message_bytes", 262144, "largest WebSocket message accepted, in bytes", 1024));
 }
 
+KeyDef Bool(std::string section, std::string name, bool def, std::string doc) {
+  KeyDef k;
+  k.section = std::move(section);
+  k.name = std::move(name);
+  k.type = KeyType::kBool;
+  k.default_value = def;
+  k.doc = std::move(doc);
+  return k;
+}
+
+// collab-chatd's own keys.
+void AddChatdKeys(std::vector<KeyDef>& r) {
+  r.push_back(OptionalPath("chatd", "db_dir", "chat database (RocksDB); empty means <state_dir>/chat.db"));
+  r.push_back(Choice("chatd", "auth_source", "local", {"local", "ldap", "both"},
+                     "where passwords are checked: local accounts, the LDAP directory, or the directory first then local"));
+  r.push_back(Int("chatd", "session_max_age_h", 168, "hours a login session lasts", 1, 24 * 365));
+  r.push_back(Int("chatd", "login_max_failures", 5, "failed logins per user name (and per address x4) before a lockout", 1));
+  r.push_back(Int("chatd", "login_lockout_s", 300, "seconds a locked-out user name or address must wait", 1));
+  r.push_back(Int("chatd", "token_ttl_s", 600, "lifetime of tokens minted for collab-sfu and collab-stream", 30, 86400));
+  r.push_back(Int("chatd", "max_message_bytes", 16384, "largest message text, in bytes of UTF-8", 64, 1048576));
+  r.push_back(Int("chatd", "away_after_s", 600, "seconds without activity before a connected user shows as away", 10));
+  r.push_back(Int("chatd", "mass_mention_confirm_members", 30,
+                  "rooms with more members than this refuse @all/@here unless the request confirms it", 0));
+  r.push_back(Int("chatd", "mass_mention_per_hour", 6, "most @all/@here notifications one room sends per hour", 0));
+  r.push_back(Int("chatd", "retention_message_days", 0, "delete messages older than this many days; 0 keeps them", 0));
+  r.push_back(Int("chatd", "retention_file_days", 0, "delete attachments older than this many days; 0 keeps them", 0));
+  r.push_back(Bool("chatd", "retention_keep_pinned", true, "retention spares pinned messages"));
+  r.push_back(Str("chatd", "retention_schedule", "",
+                  "daily time HH:MM (local) at which the daemon applies retention itself; empty: only from cron"));
+  r.push_back(Str("chatd", "ldap_uri", "", "directory server, e.g. ldap://ldap.example:389 or ldaps://...; empty: no LDAP"));
+  r.push_back(Bool("chatd", "ldap_starttls", false, "upgrade ldap:// connections with StartTLS"));
+  r.push_back(OptionalPath("chatd", "ldap_ca_file", "CA certificates for ldaps:// and StartTLS; empty uses the system store"));
+  r.push_back(Str("chatd", "ldap_bind_dn", "", "DN the daemon binds as to search the directory; empty binds anonymously"));
+  r.push_back(OptionalPath("chatd", "ldap_bind_password_file", "file holding the password of ldap_bind_dn"));
+  r.push_back(Str("chatd", "ldap_base_dn", "", "subtree searched for staff entries, e.g. ou=people,dc=example,dc=jp"));
+  r.push_back(Str("chatd", "ldap_user_filter", "(objectClass=inetOrgPerson)",
+                  "filter every staff entry matches; the login name is ANDed in through ldap_attr_id"));
+  r.push_back(Str("chatd", "ldap_attr_id", "uid", "attribute holding the staff ID people log in with"));
+  r.push_back(Str("chatd", "ldap_attr_name", "displayName", "attribute holding the display name (UTF-8)"));
+  r.push_back(Str("chatd", "ldap_attr_department", "departmentNumber", "attribute holding the department"));
+  r.push_back(Str("chatd", "ldap_attr_email", "mail", "attribute holding the e-mail address"));
+  r.push_back(Str("chatd", "ldap_disabled_filter", "",
+                  "filter matching staff entries that may not log in (e.g. (employeeType=retired)); empty: none"));
+  r.push_back(Int("chatd", "ldap_sync_interval_s", 3600, "seconds between directory syncs; 0 syncs only at login and on demand", 0));
+  r.push_back(Int("chatd", "ldap_timeout_s", 5, "seconds an LDAP operation may take", 1, 120));
+  r.push_back(Bool("chatd", "ldap_department_rooms", false,
+                   "keep a private channel per department with its staff as members"));
+}
+
+// collab-stream's own keys.
+void AddStreamKeys(std::vector<KeyDef>& r) {
+  // stream keys
+  r.push_back(Listen("stream", "rtmp_listen", "127.0.0.1:1935",
+                     "RTMP ingest address (OBS, ffmpeg -f flv): IP:PORT; port 0 takes a free port (status shows it)"));
+  {
+    KeyDef k;
+    k.section = "stream";
+    k.name = "publish_keys";
+    k.type = KeyType::kStringList;
+    k.default_value = StringList{};
+    k.doc = "publisher keys as NAME:KEY (one stream) or *:KEY (any name); empty: only loopback publishers, no key needed";
+    k.validate = [](const Value& v) -> std::string {
+      for (const std::string& e : std::get<StringList>(v)) {
+        size_t colon = e.find(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == e.size())
+          return "has '" + internal::Printable(e) + "', which is not NAME:KEY";
+        std::string name = e.substr(0, colon);
+        bool ok = name == "*" || (name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+                                   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                                          c == '_' || c == '-';
+                                 }));
+        if (!ok) return "has stream name '" + internal::Printable(name) + "': use letters, digits, _ and -, or *";
+      }
+      return "";
+    };
+    r.push_back(std::move(k));
+  }
+  {
+    KeyDef k;
+    k.section = "stream";
+    k.name = "cors_origins";
+    k.type = KeyType::kStringList;
+    k.default_value = StringList{"*"};
+    k.doc = "origins allowed to fetch playlists and media cross-origin (the web app), or * for any; empty: none";
+    r.push_back(std::move(k));
+  }
+  r.push_back(Int("stream", "part_ms", 333, "LL-HLS part target in milliseconds", 100, 2000));
+  r.push_back(Int("stream", "segment_ms", 2000, "segments are cut at the first keyframe after this many milliseconds", 500, 20000));
+  r.push_back(Int("stream", "window_segments", 10, "segments kept in memory and listed in the playlist", 3, 1000));
+  r.push_back(Int("stream", "idle_keep_s", 60,
+                  "seconds a stream's playlist stays after its publisher left, so a reconnect continues it", 0, 86400));
+  r.push_back(Int("stream", "max_streams", 32, "streams that may exist at once; more publishes are refused", 1, 10000));
+}
+
 std::vector<KeyDef> BuildRegistry() {
   std::vector<KeyDef> r;
   r.push_back(RequiredPath("paths", "state_dir", "/var/lib/collab", "state directory: databases, uploads, recordings"));
@@ -166,6 +260,8 @@ std::vector<KeyDef> BuildRegistry() {
                      "addresses put in ICE candidates instead of the bound ones (NAT, 1:1 mapping); empty uses the bound address"));
   r.push_back(Int("sfu", "max_echo_peers", 16, "concurrent peers of the /echo test page; 0 disables it", 0, 1000));
   // Keys of one program go here, e.g. r.push_back(Int("chatd", "page_size", 50, "...", 1));
+  AddChatdKeys(r);
+  AddStreamKeys(r);
   // Dumps and the man page group keys by section, so the order of lines does not matter.
 
   for (const KeyDef& k : r) {
