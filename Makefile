@@ -32,6 +32,7 @@ test:
 	@SANITIZE=$(SANITIZE) scripts/test.sh
 
 bench: deps release
+	@scripts/deps.sh bench
 	@scripts/bench.sh
 
 fuzz:

@@ -187,7 +187,9 @@ class Chat {
   size_t WsCount() const;
 
   // retention (retention.cpp)
-  base::Json ApplyRetention(bool dry_run, const std::string& actor);
+  // as_of_ms: pretend it is that moment (previews such as "what goes at the end of the year");
+  // 0 = now.
+  base::Json ApplyRetention(bool dry_run, const std::string& actor, int64_t as_of_ms = 0);
   // ldap (ldap_sync.cpp)
   void LdapSync(const std::string& actor, std::function<void(base::Result<base::Json>)> done);
   void LdapLogin(std::string id, std::string password,

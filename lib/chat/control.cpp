@@ -263,9 +263,11 @@ void Chat::RegisterControl(ipc::Server& control) {
                        reply(Json::Obj({{"changed", changed}, {"errors", errors}}));
                      });
   }
-  control.Register("retention.apply", "delete what is older than the retention settings: {dry_run?}",
+  control.Register("retention.apply", "delete what is older than the retention settings: {dry_run?, as_of_ms?}",
                    [this](const ipc::Request& req, ipc::Reply reply) {
-                     reply(ApplyRetention(req.args.GetBool("dry_run"), req.args.GetString("actor", "admin")));
+                     int64_t as_of = req.args.GetInt("as_of_ms", 0);
+                     if (as_of < 0) return reply(MakeError(base::kExitUsage, "as_of_ms must be a time in ms"));
+                     reply(ApplyRetention(req.args.GetBool("dry_run"), req.args.GetString("actor", "admin"), as_of));
                    });
   control.Register("backup.checkpoint", "write an online checkpoint of the database into {dir} (must not exist)",
                    [this, kActor](const ipc::Request& req, ipc::Reply reply) {

@@ -16,8 +16,8 @@ namespace collab::chat {
 
 using base::Json;
 
-Json Chat::ApplyRetention(bool dry_run, const std::string& actor) {
-  int64_t now = base::WallClockMs();
+Json Chat::ApplyRetention(bool dry_run, const std::string& actor, int64_t as_of_ms) {
+  int64_t now = as_of_ms > 0 ? as_of_ms : base::WallClockMs();
   int64_t started = base::MonotonicMs();
   Json rooms = Json::MakeArray();
   int64_t total = 0, kept_pinned = 0, failed_rooms = 0;
@@ -99,6 +99,7 @@ Json Chat::ApplyRetention(bool dry_run, const std::string& actor) {
     (void)db_->CompactRange(kCfMessages);
   }
   Json summary = Json::Obj({{"dry_run", dry_run},
+                            {"as_of", base::FormatRfc3339(now)},
                             {"messages", total},
                             {"files", 0},
                             {"kept_pinned", kept_pinned},
