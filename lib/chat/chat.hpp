@@ -173,12 +173,17 @@ class Chat {
   void SetMuted(const User& u, Room& r, bool muted);
   base::Json Receipts(const Room& r, uint64_t seq) const;
   uint32_t ReplyCount(const Room& r, uint64_t seq) const;
+  // Sends {"type":"notify"} to the people a new message is for (DM partners, mentioned users,
+  // @all/@here recipients), respecting mutes: what the web app turns into notifications.
+  void Notify(const Room& r, const Message& m);
 
   // realtime (realtime.cpp)
   void FanOut(const Room& r, const std::string& frame, const std::string& except_user = "");
   void SendToUser(const std::string& user, const std::string& frame);
   std::string PresenceOf(const std::string& user) const;
-  void PresenceChanged(const std::string& user);
+  // Pushes the user's presence to their watchers when it changed (or always with force, e.g.
+  // after a new status text).
+  void PresenceChanged(const std::string& user, bool force = false);
   void OnWsOpen(const std::shared_ptr<http::WebSocket>& ws);
   void OnWsMessage(const std::shared_ptr<http::WebSocket>& ws, std::string_view msg);
   void OnWsClose(const std::shared_ptr<http::WebSocket>& ws);

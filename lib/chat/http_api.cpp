@@ -200,8 +200,7 @@ void HttpApi::Register(http::Server& http) {
     }
     auto st = c_.PutUser(u);
     if (!st.ok()) return Fail(respond, 503, "unavailable", st.error().message);
-    c_.PresenceChanged(u.id);
-    // Status text changes do not change presence; push them anyway.
+    c_.PresenceChanged(u.id, /*force=*/true);  // a new status text is news even when presence is not
     Json pub = u.ToPublic();
     pub.Set("presence", c_.PresenceOf(u.id));
     respond(Response::Json(200, pub));

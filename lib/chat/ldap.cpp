@@ -34,9 +34,7 @@ struct ControlFree {
 using ControlPtr = std::unique_ptr<LDAPControl, ControlFree>;
 
 // Codes after which the connection cannot be trusted (or never existed): the caller drops it.
-bool ConnectionLost(int rc) {
-  return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT;
-}
+bool ConnectionLost(int rc) { return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT; }
 bool ServerUnavailable(int rc) {
   return ConnectionLost(rc) || rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY || rc == LDAP_TIMELIMIT_EXCEEDED;
 }
@@ -58,7 +56,7 @@ std::string Diagnostic(LDAP* ld) {
 std::string Describe(LDAP* ld, int rc) {
   std::string out = ldap_err2string(rc);
   std::string diag = Diagnostic(ld);
-  if (!diag.empty() && diag != out) out += " (" + diag + ")";
+  if (!diag.empty() && diag != out && diag != "(unknown error code)") out += " (" + diag + ")";
   return out;
 }
 
@@ -127,9 +125,9 @@ struct LdapDirectory::Search {
   int scope = LDAP_SCOPE_SUBTREE;
   std::string filter;
   bool paged = false;
-  int size_limit = 0;        // 0 = none; a larger result is cut, not an error
-  bool dn_only = false;      // only DNs (disabled lists)
-  std::string wanted_id;     // prefer this id among several attr_id values
+  int size_limit = 0;     // 0 = none; a larger result is cut, not an error
+  bool dn_only = false;   // only DNs (disabled lists)
+  std::string wanted_id;  // prefer this id among several attr_id values
 };
 
 LdapDirectory::LdapDirectory(LdapConfig cfg) : cfg_(std::move(cfg)) {
@@ -143,9 +141,8 @@ void LdapDirectory::DropService() {
   service_ = nullptr;
 }
 
-base::Error LdapDirectory::Unavailable(const std::string& what, int rc) const {
-  return base::MakeError(base::kExitUnavailable,
-                         "LDAP server " + cfg_.uri + " unavailable (" + what + "): " + ldap_err2string(rc));
+base::Error LdapDirectory::Unavailable(const std::string& what, const std::string& why) const {
+  return base::MakeError(base::kExitUnavailable, "LDAP server " + cfg_.uri + " unavailable (" + what + "): " + why);
 }
 
 base::Result<LDAP*> LdapDirectory::Connect() {
@@ -163,20 +160,26 @@ base::Result<LDAP*> LdapDirectory::Connect() {
             ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv) == LDAP_OPT_SUCCESS &&
             ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) == LDAP_OPT_SUCCESS;
   if (ok && !cfg_.ca_file.empty()) {
+    ok = ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, cfg_.ca_file.c_str()) == LDAP_OPT_SUCCESS;
+  }
+  if (ok && (cfg_.starttls || cfg_.uri.rfind("ldaps:", 0) == 0)) {
+    // Without a context of its own the handle would use libldap's process-wide one, built from
+    // ldap.conf, and ignore the options above.
     int is_server = 0;
-    ok = ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, cfg_.ca_file.c_str()) == LDAP_OPT_SUCCESS &&
-         ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &is_server) == LDAP_OPT_SUCCESS;
+    ok = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &is_server) == LDAP_OPT_SUCCESS;
   }
   if (!ok) {
     Unbind(ld);
-    return base::MakeError(base::kExitConfig, "LDAP options for " + cfg_.uri + " rejected (ca_file '" +
-                                                   cfg_.ca_file + "' unreadable?)");
+    return base::MakeError(base::kExitConfig,
+                           "LDAP options for " + cfg_.uri + " rejected (ca_file '" + cfg_.ca_file + "' unreadable?)");
   }
   if (cfg_.starttls) {
     rc = ldap_start_tls_s(ld, nullptr, nullptr);
     if (rc != LDAP_SUCCESS) {
       std::string why = Describe(ld, rc);
       Unbind(ld);
+      // The TCP connection and the extended operation worked, so a connect error here is the handshake.
+      if (rc == LDAP_CONNECT_ERROR) why += " (is the certificate signed by ca_file or the system store?)";
       return base::MakeError(base::kExitUnavailable, "LDAP server " + cfg_.uri + ": StartTLS failed: " + why);
     }
   }
@@ -195,7 +198,7 @@ base::Status LdapDirectory::EnsureService() {
     if (rc != LDAP_SUCCESS) {
       std::string why = Describe(ld, rc);
       Unbind(ld);
-      if (ServerUnavailable(rc)) return Unavailable("service bind", rc);
+      if (ServerUnavailable(rc)) return Unavailable("service bind", why);
       return base::MakeError(base::kExitConfig,
                              "LDAP service account '" + cfg_.bind_dn + "' rejected by " + cfg_.uri + ": " + why);
     }
@@ -264,7 +267,7 @@ base::Result<std::vector<DirectoryEntry>> LdapDirectory::SearchOnce(const Search
         // A timeout is not retried: that would double the caller's wait.
         connection_reset_ = rc == LDAP_SERVER_DOWN;
         DropService();
-        return Unavailable("search", rc);
+        return Unavailable("search", why);
       }
       if (rc == LDAP_NO_SUCH_OBJECT) {
         return base::MakeError(base::kExitConfig, "LDAP base '" + s.base + "' not found on " + cfg_.uri);
@@ -282,8 +285,7 @@ base::Result<std::vector<DirectoryEntry>> LdapDirectory::SearchOnce(const Search
       }
       return base::MakeError(base::kExitUnavailable, "LDAP search on " + cfg_.uri + " failed: " + why);
     }
-    for (LDAPMessage* e = ldap_first_entry(service_, res.get()); e != nullptr;
-         e = ldap_next_entry(service_, e)) {
+    for (LDAPMessage* e = ldap_first_entry(service_, res.get()); e != nullptr; e = ldap_next_entry(service_, e)) {
       DirectoryEntry d;
       char* dn = ldap_get_dn(service_, e);
       if (dn != nullptr) {
@@ -319,16 +321,18 @@ base::Result<std::vector<DirectoryEntry>> LdapDirectory::SearchOnce(const Search
     ber_int_t estimate = 0;
     if (ldap_parse_pageresponse_control(service_, pr, &estimate, &cookie) != LDAP_SUCCESS) {
       free_cookie();
-      return base::MakeError(base::kExitUnavailable, "LDAP server " + cfg_.uri + " sent a malformed paged-results control");
+      return base::MakeError(base::kExitUnavailable,
+                             "LDAP server " + cfg_.uri + " sent a malformed paged-results control");
     }
     if (cookie.bv_len == 0) {
       free_cookie();
+      LOG_DEBUG("LDAP listing from %s: %zu entries in %d pages", cfg_.uri.c_str(), out.size(), page + 1);
       return out;
     }
   }
   free_cookie();
-  return base::MakeError(base::kExitUnavailable, "LDAP server " + cfg_.uri + " kept paging past " +
-                                                     std::to_string(kMaxPages) + " pages");
+  return base::MakeError(base::kExitUnavailable,
+                         "LDAP server " + cfg_.uri + " kept paging past " + std::to_string(kMaxPages) + " pages");
 }
 
 base::Result<std::vector<std::string>> LdapDirectory::DisabledDns(const std::string& base, int scope) {
@@ -385,8 +389,9 @@ base::Result<DirectoryEntry> LdapDirectory::Authenticate(std::string_view id, st
   // not tell which ids exist.
   std::string dn = found->has_value() ? (*found)->dn : "cn=collab-no-such-user," + cfg_.base_dn;
   int rc = SimpleBind(ld, dn, password);
+  std::string why = rc == LDAP_SUCCESS ? std::string() : Describe(ld, rc);
   Unbind(ld);
-  if (ServerUnavailable(rc)) return Unavailable("user bind", rc);
+  if (ServerUnavailable(rc)) return Unavailable("user bind", why);
   if (rc != LDAP_SUCCESS || !found->has_value()) return base::MakeError(base::kExitNoPerm, kInvalidLogin);
   if ((*found)->disabled) return base::MakeError(base::kExitNoPerm, kDisabledLogin);
   return std::move(**found);

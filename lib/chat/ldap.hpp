@@ -26,8 +26,7 @@ struct LdapConfig {
   std::string bind_password;
   std::string base_dn;
   std::string user_filter = "(objectClass=inetOrgPerson)";  // every staff entry matches it
-  std::string attr_id = "uid", attr_name = "displayName", attr_department = "departmentNumber",
-              attr_email = "mail";
+  std::string attr_id = "uid", attr_name = "displayName", attr_department = "departmentNumber", attr_email = "mail";
   std::string disabled_filter;  // entries matching (&user_filter disabled_filter) are disabled; "" none
   int timeout_s = 5;            // connect and per-operation limit
 };
@@ -69,10 +68,10 @@ class LdapDirectory {
   base::Result<std::vector<DirectoryEntry>> SearchOnce(const Search& s);
   base::Result<std::vector<std::string>> DisabledDns(const std::string& base, int scope);
   base::Result<std::optional<DirectoryEntry>> FindById(std::string_view id);
-  base::Error Unavailable(const std::string& what, int rc) const;
+  base::Error Unavailable(const std::string& what, const std::string& why) const;
 
   LdapConfig cfg_;
-  LDAP* service_ = nullptr;  // cached service connection; nullptr after an error
+  LDAP* service_ = nullptr;        // cached service connection; nullptr after an error
   bool connection_reset_ = false;  // the last search found service_ dead (worth one retry)
 };
 

@@ -277,7 +277,7 @@ void Chat::Post(const User& u, PostRequest req, Reply done) {
                                              std::to_string(counters_.messages_posted);
   if (!ValidClientId(req.client_id)) return fail(400, "bad_request", "client_id must be 1 to 128 printable ASCII characters");
   if (req.thread) {
-    if (std::find(r.message_seqs.begin(), r.message_seqs.end(), req.thread) == r.message_seqs.end())
+    if (!std::binary_search(r.message_seqs.begin(), r.message_seqs.end(), req.thread))
       return fail(404, "not_found", "no message " + std::to_string(req.thread) + " to reply to in this room");
     auto root = LoadMessage(r, req.thread);
     if (std::holds_alternative<ApiError>(root)) {
@@ -396,8 +396,33 @@ void Chat::Post(const User& u, PostRequest req, Reply done) {
                              {"last_reply", m.seq}})
                       .Dump());
     }
+    Notify(*rr, m);
     for (auto& w : waiters) w(201, body);
   });
+}
+
+void Chat::Notify(const Room& r, const Message& m) {
+  // Who this message is for: everyone in a DM, the people it mentions, and for @all every member
+  // (@here: those connected). Muting a room silences everything there except direct mentions.
+  std::string frame;
+  auto notify = [&](const std::string& user, const char* reason) {
+    if (user == m.user) return;
+    if (frame.empty())
+      frame = Json::Obj({{"type", "notify"}, {"room", r.id}, {"seq", m.seq}, {"user", m.user}}).Dump();
+    std::string f = frame;
+    f.insert(f.size() - 1, std::string(",\"reason\":\"") + reason + "\"");
+    SendToUser(user, f);
+  };
+  std::set<std::string> done;
+  for (const auto& id : m.mentions)
+    if (r.members.count(id) && done.insert(id).second) notify(id, "mention");
+  bool dm = r.kind == RoomKind::kDm;
+  if (!dm && !m.mention_all && !m.mention_here) return;
+  for (const auto& [id, mem] : r.members) {
+    if (done.count(id) || mem.muted) continue;
+    if (!dm && m.mention_here && !m.mention_all && PresenceOf(id) == "offline") continue;
+    notify(id, dm ? "direct" : (m.mention_all ? "all" : "here"));
+  }
 }
 
 void Chat::History(const User& u, const Room& r, uint64_t before, uint64_t after, size_t limit, uint64_t thread,

@@ -14,7 +14,7 @@ using store::KeyBuilder;
 
 std::vector<std::string> ColumnFamilies() {
   return {kCfUsers, kCfSessions, kCfRooms,     kCfMembers, kCfMessages, kCfEvents,
-          kCfThreads, kCfMentions, kCfClientIds, kCfPins, kCfAudit, kCfMeta};
+          kCfThreads, kCfMentions, kCfClientIds, kCfPins, kCfSearch, kCfAudit, kCfMeta};
 }
 
 const char* RoomKindName(RoomKind k) {

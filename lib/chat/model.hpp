@@ -30,6 +30,7 @@ inline constexpr const char* kCfThreads = "threads";      // Str(room) U64(root)
 inline constexpr const char* kCfMentions = "mentions";    // Str(user) Str(room) U64(seq) -> ""
 inline constexpr const char* kCfClientIds = "client_ids"; // Str(user) Raw(client id) -> Str(room) U64(seq)
 inline constexpr const char* kCfPins = "pins";            // Str(room) U64(seq) -> ""
+inline constexpr const char* kCfSearch = "search";        // full-text index (lib/chat/search_index.hpp)
 inline constexpr const char* kCfAudit = "audit";          // U64(ms) U64(n) -> JSON line
 inline constexpr const char* kCfMeta = "meta";            // name -> value
 

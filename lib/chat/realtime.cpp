@@ -104,10 +104,10 @@ std::string Chat::PresenceOf(const std::string& user) const {
   return "away";
 }
 
-void Chat::PresenceChanged(const std::string& user) {
+void Chat::PresenceChanged(const std::string& user, bool force) {
   std::string now = PresenceOf(user);
   auto& last = last_presence_[user];
-  if (last == now) return;
+  if (last == now && !force) return;
   last = now;
   const User* u = FindUser(user);
   std::string frame = Json::Obj({{"type", "presence"},
