@@ -94,6 +94,16 @@ Result<ChatOptions> OptionsFromConfig(const config::Config& cfg) {
   o.ldap.timeout_s = static_cast<int>(cfg.GetInt("chatd.ldap_timeout_s"));
   o.ldap_sync_interval_s = cfg.GetInt("chatd.ldap_sync_interval_s");
   o.ldap_department_rooms = cfg.GetBool("chatd.ldap_department_rooms");
+  o.public_sfu_url = cfg.GetString("chatd.public_sfu_url");
+  o.public_stream_url = cfg.GetString("chatd.public_stream_url");
+  auto port_of = [](const std::string& listen) {
+    size_t colon = listen.rfind(':');
+    return colon == std::string::npos ? 0 : std::atoi(listen.c_str() + colon + 1);
+  };
+  o.sfu_port = port_of(cfg.GetString("sfu.listen"));
+  o.stream_port = port_of(cfg.GetString("stream.listen"));
+  o.sfu_tls = !cfg.GetPath("sfu.tls_cert").empty();
+  o.stream_tls = !cfg.GetPath("stream.tls_cert").empty();
   return o;
 }
 
@@ -491,48 +501,37 @@ void Chat::Login(std::string username, std::string password, std::string peer,
 
   const User* local = FindUser(id);
   bool try_ldap = opts_.ldap_enabled && opts_.auth_source != "local" && (!local || local->source == "ldap");
+  // "ldap": the directory is the only way in; local accounts (bots use sessions from
+  // collab-admin user token) cannot log in with a password. "both": local accounts too.
+  if (opts_.auth_source == "ldap" && local && local->source == "local")
+    return done(fail(401, "unauthorized", "invalid user name or password"));
   if (try_ldap) {
-    LdapLogin(id, password, [this, id, password, fail, succeed, done](Result<DirectoryEntry> e) mutable {
+    LdapLogin(id, password, [this, id, fail, succeed, done](Result<DirectoryEntry> e) {
       if (!e) {
-        // "both": a local account may still log in with its own password when the directory
-        // does not know the person.
-        const User* lu = FindUser(id);
-        if (opts_.auth_source == "both" && lu && lu->source == "local" && e.error().code == base::kExitNoPerm) {
-          // fall through to the local check below
-        } else {
-          if (e.error().code == base::kExitUnavailable)
-            return done(ApiError{503, "unavailable", "the staff directory cannot be reached; try again later"});
-          if (e.error().message.find("disabled") != std::string::npos) {
-            if (lu) DeleteUserSessions(id, 4003, "account disabled");
-            return done(fail(403, "forbidden", "account disabled"));
-          }
-          return done(fail(401, "unauthorized", "invalid user name or password"));
+        if (e.error().code == base::kExitUnavailable)
+          return done(ApiError{503, "unavailable", "the staff directory cannot be reached; try again later"});
+        if (e.error().message.find("disabled") != std::string::npos) {
+          if (FindUser(id)) DeleteUserSessions(id, 4003, "account disabled");
+          return done(fail(403, "forbidden", "account disabled"));
         }
-      } else {
-        // Create or refresh the account from the directory entry.
-        User u;
-        if (const User* existing = FindUser(id)) u = *existing;
-        u.id = id;
-        u.name = e->name;
-        u.department = e->department;
-        u.email = e->email;
-        u.source = "ldap";
-        if (u.created_ms == 0) u.created_ms = base::WallClockMs();
-        if (u.disabled) return done(fail(403, "forbidden", "account disabled"));
-        Status st = PutUser(u);
-        if (!st.ok()) return done(ApiError{503, "unavailable", st.error().message});
-        return done(succeed(u));
+        return done(fail(401, "unauthorized", "invalid user name or password"));
       }
-      const User* lu = FindUser(id);
-      auto ok = std::make_shared<bool>(false);
-      std::string hash = lu->password_hash;
-      RunBlocking([ok, hash, password] { *ok = auth::VerifyPassword(hash, password); },
-                  [this, ok, id, fail, succeed, done] {
-                    const User* u = FindUser(id);
-                    if (!u || !*ok) return done(fail(401, "unauthorized", "invalid user name or password"));
-                    if (u->disabled) return done(fail(403, "forbidden", "account disabled"));
-                    done(succeed(*u));
-                  });
+      // Create or refresh the account from the directory entry.
+      User u;
+      if (const User* existing = FindUser(id)) u = *existing;
+      u.id = id;
+      u.name = e->name;
+      u.department = e->department;
+      u.email = e->email;
+      u.source = "ldap";
+      if (u.created_ms == 0) u.created_ms = base::WallClockMs();
+      if (u.disabled && u.disabled_by == "admin") return done(fail(403, "forbidden", "account disabled"));
+      // The directory just accepted the person: a directory-side disable is over.
+      u.disabled = false;
+      u.disabled_by.clear();
+      Status st = PutUser(u);
+      if (!st.ok()) return done(ApiError{503, "unavailable", st.error().message});
+      done(succeed(u));
     });
     return;
   }

@@ -67,6 +67,10 @@ struct ChatOptions {
   LdapConfig ldap;
   int64_t ldap_sync_interval_s = 3600;
   bool ldap_department_rooms = false;
+  // Where the web app finds collab-sfu and collab-stream (GET /api/v1/config).
+  std::string public_sfu_url, public_stream_url;
+  int sfu_port = 0, stream_port = 0;
+  bool sfu_tls = false, stream_tls = false;
 };
 
 // Reads the [chatd] and shared keys (and the LDAP bind password file).

@@ -120,6 +120,7 @@ void Chat::RegisterControl(ipc::Server& control) {
                      if (const Json* d = a.Find("disabled")) {
                        if (!d->is_bool()) return reply(MakeError(base::kExitUsage, "disabled must be true or false"));
                        u.disabled = d->as_bool();
+                       u.disabled_by = u.disabled ? "admin" : "";
                      }
                      if (const Json* r = a.Find("role")) {
                        if (!r->is_string() || (r->as_string() != "user" && r->as_string() != "admin"))

@@ -18,6 +18,20 @@ using http::Request;
 using http::Responder;
 using http::Response;
 
+// The client's address for throttling and the audit trail. A reverse proxy on the same host
+// (the documented nginx setup) is trusted to name the client in X-Forwarded-For; nobody else is,
+// so a remote client cannot dodge the per-address limit by sending the header itself.
+std::string ClientAddress(const Request& req) {
+  bool loopback = req.peer_ip.rfind("127.", 0) == 0 || req.peer_ip == "::1" || req.peer_ip == "::ffff:127.0.0.1";
+  std::string xff = req.Header("x-forwarded-for");
+  if (!loopback || xff.empty()) return req.peer_ip;
+  size_t comma = xff.rfind(',');
+  std::string last = comma == std::string::npos ? xff : xff.substr(comma + 1);
+  while (!last.empty() && last.front() == ' ') last.erase(0, 1);
+  while (!last.empty() && last.back() == ' ') last.pop_back();
+  return last.empty() || last.size() > 64 ? req.peer_ip : last;
+}
+
 class HttpApi {
  public:
   explicit HttpApi(Chat& chat) : c_(chat) {}
@@ -89,13 +103,8 @@ http::Handler HttpApi::Authed(AuthedHandler h) {
     if (a.rfind("Bearer ", 0) == 0) {
       token = a.substr(7);
     } else {
-      std::string cookie = req.Header("cookie");
-      size_t p = cookie.find("collab_session=");
-      if (p != std::string::npos) {
-        size_t e = cookie.find(';', p);
-        token = cookie.substr(p + 15, e == std::string::npos ? std::string::npos : e - p - 15);
-        via_cookie = true;
-      }
+      token = CookieValue(req.Header("cookie"), "collab_session");
+      via_cookie = !token.empty();
     }
     Caller caller{nullptr, ""};
     caller.user = c_.UserForToken(token, &caller.session_hash);
@@ -151,7 +160,7 @@ void HttpApi::Register(http::Server& http) {
     if (!u || !u->is_string() || !p || !p->is_string())
       return Fail(respond, 400, "bad_request", "username and password (strings) are required");
     bool secure = req.tls;
-    c_.Login(u->as_string(), p->as_string(), req.peer_ip,
+    c_.Login(u->as_string(), p->as_string(), ClientAddress(req),
              [this, respond, secure](Chat::ApiResult<std::pair<std::string, User>> r) {
                if (std::holds_alternative<Chat::ApiError>(r)) {
                  const auto& e = std::get<Chat::ApiError>(r);
@@ -190,7 +199,8 @@ void HttpApi::Register(http::Server& http) {
     if (!body) return;
     User u = *c.user;
     if (const Json* s = body->Find("status_text")) {
-      if (!s->is_string() || s->as_string().size() > 200 || !ValidRoomName(s->as_string() + "x"))
+      if (!s->is_string() || s->as_string().size() > 200 || !ValidText(s->as_string()) ||
+          s->as_string().find_first_of("\r\n\t") != std::string::npos)
         return Fail(respond, 400, "bad_request", "status_text must be up to 200 bytes of text on one line");
       u.status_text = s->as_string();
     }
@@ -405,8 +415,11 @@ void HttpApi::Register(http::Server& http) {
                if (!c_.IsModerator(*r, *c.user))
                  return Fail(respond, 403, "forbidden", "only owners and moderators manage members");
                auto mine = c_.RoleIn(*r, c.user->id);
-               if (*role != Role::kMember && c.user->role != "admin" && !(mine && *mine == Role::kOwner))
-                 return Fail(respond, 403, "forbidden", "only owners grant moderator or owner");
+               bool owner = c.user->role == "admin" || (mine && *mine == Role::kOwner);
+               auto theirs = c_.RoleIn(*r, user);
+               // Moderators manage plain members; roles above that are the owners' business.
+               if (!owner && (*role != Role::kMember || (theirs && *theirs != Role::kMember)))
+                 return Fail(respond, 403, "forbidden", "only owners grant, change or take away moderator or owner");
                auto res = c_.SetMember(*r, user, role, c.user->id);
                if (std::holds_alternative<Chat::ApiError>(res)) return Fail(respond, std::get<Chat::ApiError>(res));
                Send(respond, 204, Json());
@@ -418,6 +431,11 @@ void HttpApi::Register(http::Server& http) {
                std::string user = NormalizeUserId(req.params.at("user"));
                if (user != c.user->id && !c_.IsModerator(*r, *c.user))
                  return Fail(respond, 403, "forbidden", "only owners and moderators remove members");
+               auto mine = c_.RoleIn(*r, c.user->id);
+               auto theirs = c_.RoleIn(*r, user);
+               if (user != c.user->id && c.user->role != "admin" && !(mine && *mine == Role::kOwner) && theirs &&
+                   *theirs != Role::kMember)
+                 return Fail(respond, 403, "forbidden", "only owners remove moderators and owners");
                auto res = c_.RemoveMember(*r, user, c.user->id);
                if (std::holds_alternative<Chat::ApiError>(res)) return Fail(respond, std::get<Chat::ApiError>(res));
                Send(respond, 204, Json());
@@ -548,6 +566,7 @@ void HttpApi::Register(http::Server& http) {
              }, true));
   http.Route("DELETE", "/api/v1/rooms/{id}/messages/{seq}",
              with_message([this](const Request&, const Caller& c, Room& r, uint64_t seq, Responder respond) {
+               if (r.archived) return Fail(respond, 403, "forbidden", "the room is archived");
                bool mod = c_.IsModerator(r, *c.user);
                std::string me = c.user->id;
                c_.UpdateMessage(
@@ -616,8 +635,22 @@ void HttpApi::Register(http::Server& http) {
   }
 
   // ---- web app config and metrics ----
-  http.Route("GET", "/api/v1/config", [this](const Request&, Responder respond) {
+  http.Route("GET", "/api/v1/config", [this](const Request& req, Responder respond) {
+    // The browser reaches the other daemons on the host name it used for this one.
+    std::string host = req.Header("host");
+    if (!host.empty() && host.front() == '[') host = host.substr(0, host.find(']') + 1);
+    else host = host.substr(0, host.find(':'));
+    if (host.empty()) host = "localhost";
+    const ChatOptions& o = c_.options();
+    std::string sfu = !o.public_sfu_url.empty() ? o.public_sfu_url
+                                                : std::string(o.sfu_tls ? "https://" : "http://") + host + ":" +
+                                                      std::to_string(o.sfu_port);
+    std::string stream = !o.public_stream_url.empty() ? o.public_stream_url
+                                                      : std::string(o.stream_tls ? "https://" : "http://") + host +
+                                                            ":" + std::to_string(o.stream_port);
     respond(Response::Json(200, Json::Obj({{"product", "collab"},
+                                           {"sfu_url", sfu},
+                                           {"stream_url", stream},
                                            {"auth_source", c_.options().auth_source},
                                            {"max_message_bytes", static_cast<int64_t>(c_.options().max_message_bytes)},
                                            {"mass_mention_confirm_members",

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <unordered_set>
 #include <utility>
 
@@ -16,6 +17,9 @@ namespace {
 constexpr const char* kInvalidLogin = "invalid user name or password";
 constexpr const char* kDisabledLogin = "account disabled in the directory";
 constexpr int kPageSize = 500;
+// Longer input is no login anyway; refusing it early keeps filters and binds small.
+constexpr size_t kMaxIdBytes = 256;
+constexpr size_t kMaxPasswordBytes = 1024;
 // A directory of a few thousand staff needs a handful of pages; the bound only stops a server
 // that keeps returning cookies forever.
 constexpr int kMaxPages = 100000;
@@ -146,6 +150,13 @@ base::Error LdapDirectory::Unavailable(const std::string& what, const std::strin
 }
 
 base::Result<LDAP*> LdapDirectory::Connect() {
+  // libldap reads its global defaults (ldap.conf) on first use; do that once, before worker
+  // threads race into it.
+  static std::once_flag global_init;
+  std::call_once(global_init, [] {
+    int version = 0;
+    ldap_get_option(nullptr, LDAP_OPT_PROTOCOL_VERSION, &version);
+  });
   LDAP* ld = nullptr;
   int rc = ldap_initialize(&ld, cfg_.uri.c_str());
   if (rc != LDAP_SUCCESS || ld == nullptr) {
@@ -368,14 +379,16 @@ base::Result<std::optional<DirectoryEntry>> LdapDirectory::FindById(std::string_
 }
 
 base::Result<std::optional<DirectoryEntry>> LdapDirectory::Lookup(std::string_view id) {
-  if (id.empty()) return std::optional<DirectoryEntry>();
+  if (id.empty() || id.size() > kMaxIdBytes) return std::optional<DirectoryEntry>();
   return FindById(id);
 }
 
 base::Result<DirectoryEntry> LdapDirectory::Authenticate(std::string_view id, std::string_view password) {
   // RFC 4513 5.1.2: a simple bind with a DN and no password is an unauthenticated bind that many
   // servers answer with success; it must never count as a login.
-  if (id.empty() || password.empty()) return base::MakeError(base::kExitNoPerm, kInvalidLogin);
+  if (id.empty() || password.empty() || id.size() > kMaxIdBytes || password.size() > kMaxPasswordBytes) {
+    return base::MakeError(base::kExitNoPerm, kInvalidLogin);
+  }
   auto found = FindById(id);
   if (!found.ok()) {
     if (found.error().code != base::kExitDataErr) return found.error();

@@ -53,7 +53,8 @@ class LdapDirectory {
   // kExitNoPerm "account disabled in the directory". Server unreachable or slow: kExitUnavailable
   // naming the uri. Service account rejected: kExitConfig.
   [[nodiscard]] base::Result<DirectoryEntry> Authenticate(std::string_view id, std::string_view password);
-  // nullopt when no staff entry has that id; kExitDataErr when several have it.
+  // nullopt when no staff entry has that id (or the id is empty or over 256 bytes); kExitDataErr
+  // when several have it.
   [[nodiscard]] base::Result<std::optional<DirectoryEntry>> Lookup(std::string_view id);
   // Every staff entry (paged, RFC 2696, when the server supports it), disabled ones flagged. Entries
   // without an id attribute are skipped: they cannot log in.

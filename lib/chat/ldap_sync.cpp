@@ -27,6 +27,7 @@ void Chat::LdapLogin(std::string id, std::string password, std::function<void(Re
           if (User* u = FindUserMut(id); u && u->source == "ldap" && !u->disabled) {
             User next = *u;
             next.disabled = true;
+            next.disabled_by = "directory";
             (void)PutUser(next);
             DeleteUserSessions(id, 4003, "account disabled");
             Audit("ldap", "user.disable", Json::Obj({{"user", id}, {"reason", "disabled in the directory"}}));
@@ -61,13 +62,20 @@ void Chat::LdapSync(const std::string& actor, std::function<void(Result<Json>)> 
                   auto it = by_id.find(id);
                   User next = u;
                   if (it == by_id.end() || it->second->disabled) {
-                    next.disabled = true;
+                    if (!next.disabled) {
+                      next.disabled = true;
+                      next.disabled_by = "directory";
+                    }
                   } else {
                     const DirectoryEntry& e = *it->second;
                     next.name = e.name;
                     next.department = e.department;
                     next.email = e.email;
-                    next.disabled = false;
+                    // Back in the directory: re-enabled, unless an administrator disabled the account.
+                    if (next.disabled && next.disabled_by != "admin") {
+                      next.disabled = false;
+                      next.disabled_by.clear();
+                    }
                   }
                   bool changed = next.name != u.name || next.department != u.department || next.email != u.email ||
                                  next.disabled != u.disabled;

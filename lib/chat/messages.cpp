@@ -121,7 +121,7 @@ Chat::ApiResult<Room*> Chat::CreateRoom(const User& creator, std::string name, R
   if (!ValidRoomName(name)) return ApiError{400, "bad_request", "room name must be 1 to 80 bytes of text on one line"};
   if (topic.size() > 1024 || !ValidText(topic)) return ApiError{400, "bad_request", "topic must be up to 1024 bytes of text"};
   if (kind == RoomKind::kDm) return ApiError{400, "bad_request", "use /api/v1/dms for direct messages"};
-  if (kind == RoomKind::kAnnouncement && creator.role != "admin" && creator.id != "admin" && creator.source != "system")
+  if (kind == RoomKind::kAnnouncement && creator.role != "admin" && creator.source != "system")
     return ApiError{403, "forbidden", "only administrators create announcement channels"};
   if (members.size() > 10000) return ApiError{400, "bad_request", "too many members"};
   for (const auto& m : members)
@@ -289,12 +289,12 @@ void Chat::Post(const User& u, PostRequest req, Reply done) {
   }
 
   // Idempotency: the same client id from the same user is the same message.
-  std::string pkey = u.id + '\0' + req.client_id;
+  std::string pkey = u.id + '\0' + r.id + '\0' + req.client_id;
   if (auto p = pending_posts_.find(pkey); p != pending_posts_.end()) {
     p->second.push_back(std::move(done));
     return;
   }
-  auto prev = db_->Get(kCfClientIds, ClientIdKey(u.id, req.client_id));
+  auto prev = db_->Get(kCfClientIds, ClientIdKey(u.id, r.id, req.client_id));
   if (!prev) return fail(503, "unavailable", prev.error().message);
   if (prev->has_value()) {
     auto k = SplitRoomSeqKey(**prev);
@@ -349,7 +349,7 @@ void Chat::Post(const User& u, PostRequest req, Reply done) {
 
   store::WriteBatch b;
   b.Put(kCfMessages, MessageKey(r.id, m.seq), m.ToStored().Dump());
-  b.Put(kCfClientIds, ClientIdKey(u.id, m.client_id), MessageKey(r.id, m.seq));
+  b.Put(kCfClientIds, ClientIdKey(u.id, r.id, m.client_id), MessageKey(r.id, m.seq));
   for (const auto& id : m.mentions) b.Put(kCfMentions, MentionKey(id, r.id, m.seq), "");
   if (m.thread) b.Put(kCfThreads, ThreadKey(r.id, m.thread, m.seq), "");
   // The author has read everything up to their own message.
@@ -427,7 +427,8 @@ void Chat::Notify(const Room& r, const Message& m) {
 
 void Chat::History(const User& u, const Room& r, uint64_t before, uint64_t after, size_t limit, uint64_t thread,
                    Reply done) {
-  if (limit == 0 || limit > 200) limit = 50;
+  if (limit == 0) limit = 50;
+  limit = std::min<size_t>(limit, 200);
   bool with_history = IsModerator(r, u);
   Json list = Json::MakeArray();
   bool more = false;

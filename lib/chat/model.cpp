@@ -66,6 +66,7 @@ Json User::ToStored() const {
   Json j = ToPublic();
   j.Set("password_hash", password_hash);
   j.Set("away", away);
+  j.Set("disabled_by", disabled_by);
   return j;
 }
 
@@ -94,6 +95,7 @@ Result<User> User::FromStored(std::string_view value) {
   u.status_text = j.GetString("status_text");
   u.disabled = j.GetBool("disabled");
   u.away = j.GetBool("away");
+  u.disabled_by = j.GetString("disabled_by");
   u.created_ms = j.GetInt("created_at");
   if (u.id.empty()) return MakeError(base::kExitDataErr, "corrupt stored user: no id");
   return u;
@@ -274,8 +276,8 @@ std::string MentionKey(std::string_view user, std::string_view room, uint64_t se
   return KeyBuilder().Str(user).Str(room).U64(seq).Take();
 }
 std::string MentionPrefix(std::string_view user) { return KeyBuilder().Str(user).Take(); }
-std::string ClientIdKey(std::string_view user, std::string_view client_id) {
-  return KeyBuilder().Str(user).Raw(client_id).Take();
+std::string ClientIdKey(std::string_view user, std::string_view room, std::string_view client_id) {
+  return KeyBuilder().Str(user).Str(room).Raw(client_id).Take();
 }
 
 std::optional<std::pair<std::string, uint64_t>> SplitRoomSeqKey(std::string_view key) {
@@ -355,6 +357,25 @@ bool ValidRoomName(std::string_view name) {
 bool ValidClientId(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+std::string CookieValue(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    size_t semi = header.find(';');
+    std::string_view part = header.substr(0, semi);
+    header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    size_t eq = part.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view n = part.substr(0, eq);
+    while (!n.empty() && n.back() == ' ') n.remove_suffix(1);
+    if (n == name) {
+      std::string_view v = part.substr(eq + 1);
+      while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+      return std::string(v);
+    }
+  }
+  return "";
 }
 
 MentionScan ScanMentions(std::string_view text) {

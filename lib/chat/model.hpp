@@ -28,7 +28,7 @@ inline constexpr const char* kCfMessages = "messages";    // Str(room) U64(seq) 
 inline constexpr const char* kCfEvents = "events";        // Str(room) U64(event seq) -> U64(message seq)
 inline constexpr const char* kCfThreads = "threads";      // Str(room) U64(root) U64(reply) -> ""
 inline constexpr const char* kCfMentions = "mentions";    // Str(user) Str(room) U64(seq) -> ""
-inline constexpr const char* kCfClientIds = "client_ids"; // Str(user) Raw(client id) -> Str(room) U64(seq)
+inline constexpr const char* kCfClientIds = "client_ids"; // Str(user) Str(room) Raw(client id) -> MessageKey
 inline constexpr const char* kCfPins = "pins";            // Str(room) U64(seq) -> ""
 inline constexpr const char* kCfSearch = "search";        // full-text index (lib/chat/search_index.hpp)
 inline constexpr const char* kCfAudit = "audit";          // U64(ms) U64(n) -> JSON line
@@ -54,6 +54,7 @@ struct User {
   std::string password_hash;     // argon2id; empty = no password login
   std::string status_text;
   bool disabled = false;
+  std::string disabled_by;  // "admin" (collab-admin) or "directory" (LDAP); a sync re-enables only the latter
   bool away = false;  // set by the user: shows away while connected
   int64_t created_ms = 0;
 
@@ -151,7 +152,7 @@ std::string ThreadKey(std::string_view room, uint64_t root, uint64_t reply);
 std::string ThreadPrefix(std::string_view room, uint64_t root);
 std::string MentionKey(std::string_view user, std::string_view room, uint64_t seq);
 std::string MentionPrefix(std::string_view user);
-std::string ClientIdKey(std::string_view user, std::string_view client_id);
+std::string ClientIdKey(std::string_view user, std::string_view room, std::string_view client_id);
 // Splits MessageKey/EventKey; nullopt on a malformed key.
 std::optional<std::pair<std::string, uint64_t>> SplitRoomSeqKey(std::string_view key);
 
@@ -167,6 +168,9 @@ bool ValidRoomName(std::string_view name);
 bool ValidClientId(std::string_view id);
 // True when s is valid UTF-8 without NUL or C0 controls other than \n, \r, \t.
 bool ValidText(std::string_view s);
+
+// The value of one cookie in a Cookie header ("" when absent); names match exactly.
+std::string CookieValue(std::string_view header, std::string_view name);
 
 // @mentions in a message: "@id" where id follows the user-id rules; "@all" and "@here".
 struct MentionScan {

@@ -50,13 +50,7 @@ std::string TokenOf(const http::Request& req) {
   if (!t.empty()) return t;
   std::string a = req.Header("authorization");
   if (a.rfind("Bearer ", 0) == 0) return a.substr(7);
-  std::string c = req.Header("cookie");
-  size_t p = c.find("collab_session=");
-  if (p != std::string::npos) {
-    size_t e = c.find(';', p);
-    return c.substr(p + 15, e == std::string::npos ? std::string::npos : e - p - 15);
-  }
-  return "";
+  return CookieValue(req.Header("cookie"), "collab_session");
 }
 
 }  // namespace
@@ -303,7 +297,9 @@ void Chat::OnWsMessage(const std::shared_ptr<http::WebSocket>& ws, std::string_v
       auto w = weak.lock();
       if (!w) return;
       if (status >= 400) {
-        w->Send(ErrorFrame(body.GetString("code"), body.GetString("message"), cid));
+        // The whole error object, so fields such as "recipients" (confirm_required) survive.
+        body.Set("status", status);
+        w->Send(Json::Obj({{"type", "error"}, {"client_id", cid}, {"error", std::move(body)}}).Dump());
         return;
       }
       w->Send(Json::Obj({{"type", "ack"},

@@ -52,7 +52,7 @@ Json Chat::ApplyRetention(bool dry_run, const std::string& actor, int64_t as_of_
         ++replies_removed[m->thread];
       }
       for (const auto& u : m->mentions) b.Delete(kCfMentions, MentionKey(u, id, m->seq));
-      if (!m->client_id.empty()) b.Delete(kCfClientIds, ClientIdKey(m->user, m->client_id));
+      if (!m->client_id.empty()) b.Delete(kCfClientIds, ClientIdKey(m->user, id, m->client_id));
     }
     if (deleted.empty()) continue;
     if (!dry_run) {

@@ -184,6 +184,10 @@ void AddChatdKeys(std::vector<KeyDef>& r) {
                   "filter matching staff entries that may not log in (e.g. (employeeType=retired)); empty: none"));
   r.push_back(Int("chatd", "ldap_sync_interval_s", 3600, "seconds between directory syncs; 0 syncs only at login and on demand", 0));
   r.push_back(Int("chatd", "ldap_timeout_s", 5, "seconds an LDAP operation may take", 1, 120));
+  r.push_back(Str("chatd", "public_sfu_url", "",
+                  "meetings URL the web app uses, e.g. https://meet.example.jp; empty: this host with sfu.listen's port"));
+  r.push_back(Str("chatd", "public_stream_url", "",
+                  "live-stream URL the web app uses; empty: this host with stream.listen's port"));
   r.push_back(Bool("chatd", "ldap_department_rooms", false,
                    "keep a private channel per department with its staff as members"));
 }

@@ -11,7 +11,7 @@ Python use (stable API; the integration tests import it)::
     sys.path.insert(0, "tests/tools")
     from slapd_fixture import Slapd, STAFF, DISABLED_FILTER
     with Slapd(tmpdir) as ldap:          # started and loaded on construction
-        ldap.uri, ldap.base_dn, ldap.bind_dn, ldap.bind_password, ldap.port, ldap.people_dn
+        ldap.uri, ldap.base_dn, ldap.bind_dn, ldap.bind_password, ldap.port, ldap.people_dn, ldap.pid
         ldap.add_user("kimura", "木村 次郎", "総務課", "pw")   # mail is uid@example.jp
         ldap.add_users("bulk", 600)           # bulk0000..bulk0599 in one ldapadd (password bulk-pass)
         ldap.rename("kimura", "木村 二郎")      # displayName (and cn)
@@ -22,8 +22,11 @@ Python use (stable API; the integration tests import it)::
         ldap.stop()                           # SIGTERM, SIGKILL after a grace period (by PID)
         ldap.start()                          # again on the same port with the same data
     # leaving the block stops it
+    Slapd(tmpdir, tls=True)   # also StartTLS on uri and ldaps on ldap.ldaps_uri, with a private CA
+                              # in ldap.ca_file and a certificate for 127.0.0.1 (needs `openssl`)
+    Slapd(tmpdir, port=p)     # on an existing tmpdir: reuses its data (no reseeding)
 
-`STAFF` lists the seeded people (uid, name, department, mail, password). Every person is an
+`STAFF` lists the seeded people (uid, name, department, password); mail is uid@example.jp. Every person is an
 inetOrgPerson under ou=people; the service account cn=reader (an organizationalRole, so it does not
 match (objectClass=inetOrgPerson)) may read everything except passwords; users may bind and read
 themselves; anonymous clients may only bind. The reader has no size limit (slapd's default of 500
@@ -34,13 +37,14 @@ process is killed hard (start the fixture from a thread that lives as long as th
 
 Command use (the C++ unit tests use this)::
 
-    python3 tests/tools/slapd_fixture.py run DIR [--stdin]
+    python3 tests/tools/slapd_fixture.py run DIR [--stdin] [--tls]
 
-prints one line `uri=... base_dn=... bind_dn=... bind_password=... pid=...` once the directory
-answers, then stays in the foreground until SIGTERM/SIGINT (it then stops slapd and exits 0).
-With --stdin it also reads tab-separated commands, one per line, and answers each with one line
-`ok` or `error MESSAGE`:  add UID NAME DEPT PASSWORD | bulk PREFIX COUNT | rename UID NAME |
-department UID DEPT | disable UID | delete UID | stop | start.  End of input stops slapd and exits (so a test that dies
+prints one line `uri=... base_dn=... bind_dn=... bind_password=... pid=...` (with --tls also
+`ldaps_uri=... ca_file=...`; pid is slapd's first one) once the directory answers, then stays in
+the foreground until SIGTERM/SIGINT (it then stops slapd and exits 0). With --stdin it also reads
+tab-separated commands, one per line, and answers each with one line `ok` or `error MESSAGE`:
+add UID NAME DEPT PASSWORD | bulk PREFIX COUNT | rename UID NAME | department UID DEPT |
+disable UID | delete UID | stop | start.  End of input stops slapd and exits (so a test that dies
 leaves nothing behind).
 """
 
@@ -115,16 +119,21 @@ class SlapdError(RuntimeError):
 class Slapd:
     """One slapd on 127.0.0.1:port with its data under tmpdir. Starts on construction."""
 
-    def __init__(self, tmpdir, port=None, seed=True):
+    def __init__(self, tmpdir, port=None, seed=True, tls=False, ldaps_port=None):
         self.dir = os.path.abspath(tmpdir)
         os.makedirs(self.dir, exist_ok=True)
         self.port = port or _free_port()
+        self.tls = tls
+        self.ldaps_port = (ldaps_port or _free_port()) if tls else None
+        self.ca_file = os.path.join(self.dir, "ca.pem") if tls else None
         self.conf = os.path.join(self.dir, "slapd.conf")
         self.db = os.path.join(self.dir, "db")
         self.log_path = os.path.join(self.dir, "slapd.log")
         self.proc = None
         fresh = not os.path.exists(os.path.join(self.db, "data.mdb"))
         os.makedirs(self.db, exist_ok=True)
+        if tls and not os.path.exists(os.path.join(self.dir, "server.pem")):
+            self._make_certs()
         self._write_conf()
         self.start()
         if fresh and seed:
@@ -134,6 +143,10 @@ class Slapd:
     @property
     def uri(self):
         return "ldap://127.0.0.1:%d" % self.port
+
+    @property
+    def ldaps_uri(self):
+        return "ldaps://127.0.0.1:%d" % self.ldaps_port if self.tls else None
 
     @property
     def base_dn(self):
@@ -159,8 +172,28 @@ class Slapd:
         return "uid=%s,%s" % (uid, PEOPLE_DN)
 
     # -- lifecycle -------------------------------------------------------------------------
+    def _make_certs(self):
+        # A private CA and a server certificate for 127.0.0.1, valid two days: enough for a test run.
+        d = self.dir
+        with open(os.path.join(d, "server.ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                    "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        for args in (["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+                                              "-subj", "/CN=collab test LDAP CA"],
+                     ["req"] + ec + ["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
+                     ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                      "-out", "server.pem", "-days", "2", "-extfile", "server.ext"]):
+            r = subprocess.run(["openssl"] + args, cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            if r.returncode != 0:
+                raise SlapdError("openssl %s failed: %s" % (args[0], r.stdout.decode("utf-8", "replace")))
+
     def _write_conf(self):
         lines = ["include /etc/ldap/schema/%s.schema" % s for s in SCHEMAS]
+        if self.tls:
+            lines += ["TLSCACertificateFile %s/ca.pem" % self.dir,
+                      "TLSCertificateFile %s/server.pem" % self.dir,
+                      "TLSCertificateKeyFile %s/server.key" % self.dir]
         lines += [
             "pidfile %s/slapd.pid" % self.dir,
             "argsfile %s/slapd.args" % self.dir,
@@ -168,6 +201,7 @@ class Slapd:
             "moduleload back_mdb",
             "database mdb",
             "maxsize 67108864",
+            "dbnosync",  # a test directory need not survive a power cut; keeps bulk loads fast
             'suffix "%s"' % SUFFIX,
             'rootdn "%s"' % ADMIN_DN,
             "rootpw %s" % ssha(ADMIN_PASSWORD),
@@ -187,9 +221,12 @@ class Slapd:
         if self.proc and self.proc.poll() is None:
             return
         log = open(self.log_path, "ab")
+        urls = "ldap://127.0.0.1:%d/" % self.port
+        if self.tls:
+            urls += " ldaps://127.0.0.1:%d/" % self.ldaps_port
         try:
             self.proc = subprocess.Popen(
-                ["slapd", "-d", "0", "-h", "ldap://127.0.0.1:%d/" % self.port, "-f", self.conf],
+                ["slapd", "-d", "0", "-h", urls, "-f", self.conf],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_set_pdeathsig)
         finally:
             log.close()
@@ -301,8 +338,8 @@ def _command(ldap, line):
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] != "run" or any(a not in ("--stdin",) for a in argv[3:]):
-        sys.stderr.write("usage: %s run DIR [--stdin]\n" % argv[0])
+    if len(argv) < 3 or argv[1] != "run" or any(a not in ("--stdin", "--tls") for a in argv[3:]):
+        sys.stderr.write("usage: %s run DIR [--stdin] [--tls]\n" % argv[0])
         return 64
     done = []
 
@@ -314,9 +351,10 @@ def main(argv):
     signal.signal(signal.SIGINT, on_signal)
     ldap = None
     try:
-        ldap = Slapd(argv[2])
-        print("uri=%s base_dn=%s bind_dn=%s bind_password=%s pid=%d"
-              % (ldap.uri, ldap.base_dn, ldap.bind_dn, ldap.bind_password, ldap.pid), flush=True)
+        ldap = Slapd(argv[2], tls="--tls" in argv[3:])
+        tls = " ldaps_uri=%s ca_file=%s" % (ldap.ldaps_uri, ldap.ca_file) if ldap.tls else ""
+        print("uri=%s base_dn=%s bind_dn=%s bind_password=%s pid=%d%s"
+              % (ldap.uri, ldap.base_dn, ldap.bind_dn, ldap.bind_password, ldap.pid, tls), flush=True)
         if "--stdin" in argv[3:]:
             for line in sys.stdin:
                 print(_command(ldap, line), flush=True)

@@ -101,3 +101,11 @@ TEST_CASE("stored forms round-trip and bad stored data is an error", "[chat]") {
   CHECK(u.ToPublic().Dump().find("secret-hash") == std::string::npos);
   CHECK(User::FromStored(u.ToStored().Dump())->password_hash == "secret-hash");
 }
+
+TEST_CASE("CookieValue matches whole cookie names only", "[chat]") {
+  CHECK(CookieValue("a=1; collab_session=tok; b=2", "collab_session") == "tok");
+  CHECK(CookieValue("xcollab_session=evil", "collab_session").empty());
+  CHECK(CookieValue("collab_session_x=evil; collab_session=ok", "collab_session") == "ok");
+  CHECK(CookieValue("", "collab_session").empty());
+  CHECK(CookieValue(";;=;collab_session", "collab_session").empty());
+}
