@@ -94,6 +94,11 @@ Result<ChatOptions> OptionsFromConfig(const config::Config& cfg) {
   o.ldap.timeout_s = static_cast<int>(cfg.GetInt("chatd.ldap_timeout_s"));
   o.ldap_sync_interval_s = cfg.GetInt("chatd.ldap_sync_interval_s");
   o.ldap_department_rooms = cfg.GetBool("chatd.ldap_department_rooms");
+  o.max_body_bytes = static_cast<size_t>(cfg.GetInt("chatd.max_body_bytes"));
+  o.files_dir = cfg.GetPath("chatd.files_dir");
+  if (o.files_dir.empty()) o.files_dir = cfg.GetPath("paths.state_dir") + "/files";
+  o.max_file_bytes = static_cast<size_t>(cfg.GetInt("chatd.max_file_bytes"));
+  o.file_types = cfg.GetStringList("chatd.file_types");
   o.public_sfu_url = cfg.GetString("chatd.public_sfu_url");
   o.public_stream_url = cfg.GetString("chatd.public_stream_url");
   auto port_of = [](const std::string& listen) {
@@ -222,6 +227,7 @@ Status Chat::Load() {
       mentions_[std::string(k.substr(4, *ul))][std::string(k.substr(8 + *ul, *rl))].push_back(*seq);
     }
   }
+  COLLAB_TRY(LoadFiles());
   {
     COLLAB_ASSIGN_OR_RETURN(auto it, db_->NewIterator(kCfAudit));
     it->SeekToLast();

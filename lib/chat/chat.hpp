@@ -67,6 +67,10 @@ struct ChatOptions {
   LdapConfig ldap;
   int64_t ldap_sync_interval_s = 3600;
   bool ldap_department_rooms = false;
+  size_t max_body_bytes = 1 << 20;  // JSON request bodies
+  std::string files_dir;
+  size_t max_file_bytes = 20 << 20;
+  std::vector<std::string> file_types;
   // Where the web app finds collab-sfu and collab-stream (GET /api/v1/config).
   std::string public_sfu_url, public_stream_url;
   int sfu_port = 0, stream_port = 0;
@@ -165,6 +169,10 @@ class Chat {
     std::string client_id;
     uint64_t thread = 0;
     bool confirm_mass_mention = false;
+    std::vector<std::string> files;  // ids of files uploaded into this room
+    // webhook posts
+    std::string alias, emoji;
+    base::Json attachments;
   };
   // done(status, message json) with 201 for a new message, 200 for a repeated client_id.
   void Post(const User& u, PostRequest req, Reply done);
@@ -195,6 +203,16 @@ class Chat {
   void CloseSessionSockets(const std::string& session_hash);
   size_t WsCount() const;
 
+  // files (files.cpp)
+  void Upload(const User& u, Room& r, std::string name, std::string type, std::string data, Reply done);
+  void Download(const User& u, const Room& r, const std::string& id, bool thumb,
+                std::function<void(http::Response)> respond);
+  base::Result<std::vector<FileRef>> ResolveFiles(const Room& r, const std::vector<std::string>& ids);
+  bool FileInRoom(const std::string& id, const std::string& room) const;
+  std::optional<FileRef> FileMeta(const std::string& id) const;
+  std::string FilePath(const std::string& id, bool thumb) const;
+  base::Json ApplyFileRetention(bool dry_run, int64_t now);
+
   // retention (retention.cpp)
   // as_of_ms: pretend it is that moment (previews such as "what goes at the end of the year");
   // 0 = now.
@@ -218,6 +236,7 @@ class Chat {
  private:
   Chat(uv_loop_t* loop, ChatOptions options);
   base::Status Load();
+  base::Status LoadFiles();
   void StartTimers();
   void MaybeDrained();
   void OnTick();
@@ -260,6 +279,7 @@ class Chat {
   std::unordered_map<std::string, std::vector<std::shared_ptr<http::WebSocket>>> user_sockets_;
   std::unordered_map<std::string, std::set<std::string>> presence_watchers_;  // watched -> watchers
   std::unordered_map<std::string, std::string> last_presence_;
+  std::set<std::string> file_rooms_;  // file id \0 room id
   uint64_t audit_n_ = 0;
   bool ldap_sync_running_ = false;
   int64_t last_ldap_sync_ms_ = 0;

@@ -34,7 +34,7 @@ std::string ClientAddress(const Request& req) {
 
 class HttpApi {
  public:
-  explicit HttpApi(Chat& chat) : c_(chat) {}
+  explicit HttpApi(Chat& chat) : c_(chat), max_json_body_(chat.options().max_body_bytes) {}
   void Register(http::Server& http);
 
  private:
@@ -54,10 +54,11 @@ class HttpApi {
   Room* VisibleRoom(const Request& req, const Caller& c, const Responder& respond);
   Room* MemberRoom(const Request& req, const Caller& c, const Responder& respond);
   static bool ParseSeq(const std::string& s, uint64_t* out);
-  // A JSON object body, or answers 400.
-  static std::optional<Json> Body(const Request& req, const Responder& respond);
+  // A JSON object body, or answers 400 (413 over chatd.max_body_bytes).
+  std::optional<Json> Body(const Request& req, const Responder& respond);
 
   Chat& c_;
+  size_t max_json_body_ = 1 << 20;
 };
 
 void HttpApi::Send(const Responder& respond, int status, Json body) {
@@ -82,6 +83,12 @@ bool HttpApi::ParseSeq(const std::string& s, uint64_t* out) {
 
 std::optional<Json> HttpApi::Body(const Request& req, const Responder& respond) {
   if (req.body.empty()) return Json::MakeObject();
+  // The listener takes bodies up to the upload limit; JSON bodies have their own.
+  if (req.body.size() > max_json_body_) {
+    Fail(respond, 413, "payload_too_large",
+         "the body is larger than chatd.max_body_bytes (" + std::to_string(max_json_body_) + " bytes)");
+    return std::nullopt;
+  }
   auto j = req.JsonBody();
   if (!j) {
     Fail(respond, 400, "bad_request", j.error().message);
@@ -491,8 +498,30 @@ void HttpApi::Register(http::Server& http) {
       pr.thread = static_cast<uint64_t>(t->as_int());
     }
     pr.confirm_mass_mention = body->GetBool("confirm_mass_mention");
+    if (const Json* f = body->Find("files")) {
+      if (!f->is_array()) return Fail(respond, 400, "bad_request", "files must be a list of file ids");
+      for (const Json& x : f->as_array()) {
+        if (!x.is_string()) return Fail(respond, 400, "bad_request", "files must be a list of file ids");
+        pr.files.push_back(x.as_string());
+      }
+    }
     c_.Post(*c.user, std::move(pr), [respond](int status, Json b) { Send(respond, status, std::move(b)); });
   }));
+  http.Route("POST", "/api/v1/rooms/{id}/files", Authed([this](const Request& req, const Caller& c, Responder respond) {
+    Room* r = VisibleRoom(req, c, respond);
+    if (!r) return;
+    std::string type = req.Header("content-type");
+    c_.Upload(*c.user, *r, req.QueryParam("name"), type, req.body,
+              [respond](int status, Json b) { Send(respond, status, std::move(b)); });
+  }));
+  for (bool thumb : {false, true}) {
+    http.Route("GET", thumb ? "/api/v1/rooms/{id}/files/{file}/thumb" : "/api/v1/rooms/{id}/files/{file}",
+               Authed([this, thumb](const Request& req, const Caller& c, Responder respond) {
+                 Room* r = VisibleRoom(req, c, respond);
+                 if (!r) return;
+                 c_.Download(*c.user, *r, req.params.at("file"), thumb, respond);
+               }));
+  }
   http.Route("GET", "/api/v1/rooms/{id}/pins", Authed([this](const Request& req, const Caller& c, Responder respond) {
     Room* r = VisibleRoom(req, c, respond);
     if (!r) return;

@@ -267,7 +267,14 @@ void Chat::Post(const User& u, PostRequest req, Reply done) {
   if (r.archived) return fail(403, "forbidden", "the room is archived");
   if (r.OnlyModeratorsPost() && !IsModerator(r, u))
     return fail(403, "forbidden", "only owners and moderators post in this room");
-  if (req.text.empty()) return fail(400, "bad_request", "text must not be empty");
+  std::vector<FileRef> files;
+  if (!req.files.empty()) {
+    auto f = ResolveFiles(r, req.files);
+    if (!f) return fail(400, "bad_request", f.error().message);
+    files = std::move(*f);
+  }
+  if (req.text.empty() && files.empty() && !req.attachments.is_array())
+    return fail(400, "bad_request", "text must not be empty");
   if (req.text.size() > opts_.max_message_bytes)
     return fail(413, "payload_too_large",
                 "text is " + std::to_string(req.text.size()) + " bytes; the limit is " +
@@ -344,6 +351,10 @@ void Chat::Post(const User& u, PostRequest req, Reply done) {
   m.thread = req.thread;
   m.mention_all = scan.all;
   m.mention_here = scan.here;
+  m.files = std::move(files);
+  m.alias = std::move(req.alias);
+  m.emoji = std::move(req.emoji);
+  m.attachments = std::move(req.attachments);
   for (const auto& id : scan.users)
     if (r.members.count(id) && id != u.id) m.mentions.push_back(id);
 
@@ -488,7 +499,14 @@ void Chat::History(const User& u, const Room& r, uint64_t before, uint64_t after
   for (auto& m : got) {
     auto p = pending_messages_.find(PendingKey(r.id, m.seq));
     const Message& shown = p != pending_messages_.end() ? p->second.first : m;
-    list.Push(shown.ToClient(ReplyCount(r, shown.seq), with_history));
+    Json j = shown.ToClient(ReplyCount(r, shown.seq), with_history);
+    if (!shown.files.empty()) {
+      // Attachments removed by retention stay listed, marked expired.
+      Json* fl = j.Find("files");
+      for (Json& f : fl->as_array())
+        if (!FileInRoom(f.GetString("id"), r.id)) f.Set("expired", true);
+    }
+    list.Push(std::move(j));
   }
   done(200, Json::Obj({{"messages", std::move(list)}, {"more", more}, {"last_seq", r.delivered_seq}}));
 }

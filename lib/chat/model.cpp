@@ -14,7 +14,7 @@ using store::KeyBuilder;
 
 std::vector<std::string> ColumnFamilies() {
   return {kCfUsers, kCfSessions, kCfRooms,     kCfMembers, kCfMessages, kCfEvents,
-          kCfThreads, kCfMentions, kCfClientIds, kCfPins, kCfSearch, kCfAudit, kCfMeta};
+          kCfThreads, kCfMentions, kCfClientIds, kCfPins, kCfSearch, kCfFiles, kCfFileRooms, kCfHooks, kCfDesk, kCfAudit, kCfMeta};
 }
 
 const char* RoomKindName(RoomKind k) {
@@ -60,6 +60,16 @@ Result<Json> ParseStored(std::string_view value, const char* what) {
   return j;
 }
 
+}  // namespace
+
+namespace {
+Json FilesJson(const std::vector<FileRef>& files) {
+  Json a = Json::MakeArray();
+  for (const auto& f : files)
+    a.Push(Json::Obj({{"id", f.id}, {"name", f.name}, {"size", f.size}, {"type", f.type}, {"image", f.image},
+                      {"thumb", f.thumb}}));
+  return a;
+}
 }  // namespace
 
 Json User::ToStored() const {
@@ -192,6 +202,10 @@ Json Message::ToStored() const {
   Json h = Json::MakeArray();
   for (const auto& e : history) h.Push(Json::Obj({{"ts", e.ts}, {"text", e.text}}));
   j.Set("history", std::move(h));
+  if (!files.empty()) j.Set("files", FilesJson(files));
+  if (!alias.empty()) j.Set("alias", alias);
+  if (!emoji.empty()) j.Set("emoji", emoji);
+  if (!attachments.is_null()) j.Set("attachments", attachments);
   return j;
 }
 
@@ -223,6 +237,13 @@ Result<Message> Message::FromStored(std::string_view value) {
     }
   if (const Json* h = j.Find("history"); h && h->is_array())
     for (const Json& e : h->as_array()) m.history.push_back(Edit{e.GetInt("ts"), e.GetString("text")});
+  if (const Json* f = j.Find("files"); f && f->is_array())
+    for (const Json& e : f->as_array())
+      m.files.push_back(FileRef{e.GetString("id"), e.GetString("name"), e.GetInt("size"), e.GetString("type"),
+                                e.GetBool("image"), e.GetBool("thumb")});
+  m.alias = j.GetString("alias");
+  m.emoji = j.GetString("emoji");
+  if (const Json* a = j.Find("attachments"); a && a->is_array()) m.attachments = *a;
   return m;
 }
 
@@ -253,6 +274,10 @@ Json Message::ToClient(uint32_t reply_count, bool with_history) const {
     r.Set(emoji, std::move(a));
   }
   j.Set("reactions", std::move(r));
+  if (!files.empty()) j.Set("files", FilesJson(files));
+  if (!alias.empty()) j.Set("alias", alias);
+  if (!emoji.empty()) j.Set("emoji", emoji);
+  if (!attachments.is_null()) j.Set("attachments", attachments);
   if (with_history) {
     Json h = Json::MakeArray();
     for (const auto& e : history) h.Push(Json::Obj({{"ts", e.ts}, {"text", e.text}}));

@@ -30,6 +30,10 @@ inline constexpr const char* kCfThreads = "threads";      // Str(room) U64(root)
 inline constexpr const char* kCfMentions = "mentions";    // Str(user) Str(room) U64(seq) -> ""
 inline constexpr const char* kCfClientIds = "client_ids"; // Str(user) Str(room) Raw(client id) -> MessageKey
 inline constexpr const char* kCfPins = "pins";            // Str(room) U64(seq) -> ""
+inline constexpr const char* kCfFiles = "files";          // file id -> {size, type, name, image, thumb, ts}
+inline constexpr const char* kCfFileRooms = "file_rooms";  // Str(file id) Raw(room) -> U64(ms uploaded there)
+inline constexpr const char* kCfHooks = "hooks";          // hook id -> webhook
+inline constexpr const char* kCfDesk = "helpdesk";        // "desk:" id | "req:" id -> JSON
 inline constexpr const char* kCfSearch = "search";        // full-text index (lib/chat/search_index.hpp)
 inline constexpr const char* kCfAudit = "audit";          // U64(ms) U64(n) -> JSON line
 inline constexpr const char* kCfMeta = "meta";            // name -> value
@@ -118,6 +122,16 @@ struct Edit {
   std::string text;
 };
 
+// A file attached to a message (content-addressed: id is the SHA-256 of the bytes, in hex).
+struct FileRef {
+  std::string id;
+  std::string name;
+  int64_t size = 0;
+  std::string type;
+  bool image = false;
+  bool thumb = false;
+};
+
 struct Message {
   std::string room;
   uint64_t seq = 0;
@@ -135,6 +149,11 @@ struct Message {
   bool pinned = false;
   uint64_t update_seq = 0;  // event seq of the latest change (0 = never changed)
   std::vector<Edit> history;  // earlier texts, for moderators
+  std::vector<FileRef> files;
+  // Webhook posts: the name and icon the sender asked for (shown instead of the bot's own).
+  std::string alias;
+  std::string emoji;
+  base::Json attachments;  // Slack-style attachments, already validated (null when none)
 
   Json ToStored() const;
   static base::Result<Message> FromStored(std::string_view value);

@@ -98,16 +98,17 @@ Json Chat::ApplyRetention(bool dry_run, const std::string& actor, int64_t as_of_
   if (!dry_run && total > 0) {
     (void)db_->CompactRange(kCfMessages);
   }
+  Json files = ApplyFileRetention(dry_run, now);
   Json summary = Json::Obj({{"dry_run", dry_run},
                             {"as_of", base::FormatRfc3339(now)},
                             {"messages", total},
-                            {"files", 0},
+                            {"files", files.GetInt("files")},
                             {"kept_pinned", kept_pinned},
                             {"failed_rooms", failed_rooms},
                             {"elapsed_ms", base::MonotonicMs() - started},
                             {"rooms", rooms}});
   Audit(actor, dry_run ? "retention.dry_run" : "retention.apply",
-        Json::Obj({{"messages", total}, {"files", 0}, {"kept_pinned", kept_pinned}, {"rooms", static_cast<int64_t>(rooms.size())}}));
+        Json::Obj({{"messages", total}, {"files", files.GetInt("files")}, {"kept_pinned", kept_pinned}, {"rooms", static_cast<int64_t>(rooms.size())}}));
   return summary;
 }
 

@@ -27,6 +27,9 @@ class ChatService final : public daemon::Service {
     chat_->Drain(std::move(done));
   }
   std::string StaticDir(const config::Config& cfg) const override { return cfg.GetPath("paths.web_dir"); }
+  size_t MaxUploadBytes(const config::Config& cfg) const override {
+    return static_cast<size_t>(cfg.GetInt("chatd.max_file_bytes")) + 4096;
+  }
   void AddStatus(const daemon::Context&, base::Json& status) const override {
     if (chat_) chat_->AddStatus(status);
   }

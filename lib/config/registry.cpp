@@ -188,6 +188,25 @@ void AddChatdKeys(std::vector<KeyDef>& r) {
                   "meetings URL the web app uses, e.g. https://meet.example.jp; empty: this host with sfu.listen's port"));
   r.push_back(Str("chatd", "public_stream_url", "",
                   "live-stream URL the web app uses; empty: this host with stream.listen's port"));
+  r.push_back(Int("chatd", "max_file_bytes", 20 << 20, "largest file upload, in bytes", 1024, 1LL << 32));
+  {
+    KeyDef k;
+    k.section = "chatd";
+    k.name = "file_types";
+    k.type = KeyType::kStringList;
+    k.default_value = StringList{"image/*", "text/plain", "text/csv", "application/pdf", "application/zip",
+                                 "application/vnd.openxmlformats-officedocument.*", "application/vnd.ms-*",
+                                 "application/msword", "application/octet-stream"};
+    k.doc = "MIME types staff may upload; TYPE/* matches a family, prefix.* a prefix; [\"*\"] allows any";
+    k.validate = [](const Value& v) -> std::string {
+      for (const std::string& t : std::get<StringList>(v))
+        if (t.empty() || t.size() > 200 || t.find_first_of(" ;,\"") != std::string::npos)
+          return "has '" + internal::Printable(t) + "', which is not a MIME type pattern";
+      return "";
+    };
+    r.push_back(std::move(k));
+  }
+  r.push_back(OptionalPath("chatd", "files_dir", "uploaded files (content-addressed); empty means <state_dir>/files"));
   r.push_back(Bool("chatd", "ldap_department_rooms", false,
                    "keep a private channel per department with its staff as members"));
 }
@@ -235,6 +254,39 @@ void AddStreamKeys(std::vector<KeyDef>& r) {
   r.push_back(Int("stream", "idle_keep_s", 60,
                   "seconds a stream's playlist stays after its publisher left, so a reconnect continues it", 0, 86400));
   r.push_back(Int("stream", "max_streams", 32, "streams that may exist at once; more publishes are refused", 1, 10000));
+  {
+    KeyDef k = Str("stream", "srt_listen", "",
+                   "SRT ingest address (MPEG-TS over SRT, listener mode): IP:PORT with a fixed port; empty: no SRT");
+    k.validate = [](const Value& v) -> std::string {
+      const std::string& s = std::get<std::string>(v);
+      if (s.empty()) return "";
+      std::string e = CheckListen(v);
+      if (!e.empty()) return e;
+      if (s.size() >= 2 && s.compare(s.size() - 2, 2, ":0") == 0) return "needs a fixed port (not 0)";
+      return "";
+    };
+    r.push_back(std::move(k));
+  }
+  {
+    KeyDef k = Str("stream", "srt_stream", "srt", "name of the stream that SRT publishers feed");
+    k.validate = [](const Value& v) -> std::string {
+      const std::string& s = std::get<std::string>(v);
+      bool ok = !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+      });
+      return ok ? "" : "must be 1 to 64 letters, digits, _ and -";
+    };
+    r.push_back(std::move(k));
+  }
+  {
+    KeyDef k = Str("stream", "srt_passphrase", "",
+                   "SRT passphrase (10 to 79 characters) publishers must use; empty allowed only on a loopback srt_listen");
+    k.validate = [](const Value& v) -> std::string {
+      size_t n = std::get<std::string>(v).size();
+      return n == 0 || (n >= 10 && n <= 79) ? "" : "must be 10 to 79 characters, or empty";
+    };
+    r.push_back(std::move(k));
+  }
 }
 
 std::vector<KeyDef> BuildRegistry() {

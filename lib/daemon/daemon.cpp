@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "lib/daemon/daemon.hpp"
 
 #include <csignal>
@@ -102,6 +103,7 @@ class Daemon final : public Context {
     ho.tls_cert = cfg_->GetPath(Key(opts_, "tls_cert"));
     ho.tls_key = cfg_->GetPath(Key(opts_, "tls_key"));
     ho.max_body_bytes = static_cast<size_t>(cfg_->GetInt(Key(opts_, "max_body_bytes")));
+    ho.max_body_bytes = std::max(ho.max_body_bytes, svc_.MaxUploadBytes(*cfg_));
     ho.max_ws_message_bytes = static_cast<size_t>(cfg_->GetInt(Key(opts_, "max_ws_message_bytes")));
     ho.server_name = opts_.program;
     ho.static_dir = svc_.StaticDir(*cfg_);

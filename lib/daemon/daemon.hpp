@@ -40,6 +40,9 @@ class Service {
   virtual base::Status Reload(Context& ctx, const config::Config& next) { return base::Ok(); }
   // Stop taking work and finish what is in flight, then call done (on the loop).
   virtual void Drain(Context& ctx, std::function<void()> done) { done(); }
+  // Largest request body any route of this service takes (uploads); 0 = <section>.max_body_bytes.
+  // Routes with smaller limits check them themselves.
+  virtual size_t MaxUploadBytes(const config::Config& cfg) const { return 0; }
   // Directory of static files the HTTP listener serves ("" = none).
   virtual std::string StaticDir(const config::Config& cfg) const { return ""; }
   // Adds service-specific fields to the `status` reply.
