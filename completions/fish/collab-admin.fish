@@ -29,7 +29,9 @@ function __collab_admin_words
             continue
         end
         switch $t
-            case -c --config -o --option --state-dir --run-dir --web-dir --key-file --dir --cn --cert --key
+            case -c --config -o --option --state-dir --run-dir --web-dir --key-file --dir --cn --cert --key \
+                --name --department --email --role --ttl --kind --owner --member --topic --retention-days \
+                --file-retention-days --read-only --mass-mention-role --as-of --limit --since --user --scope
                 set skip 1
             case '-*'
             case '*'
@@ -83,7 +85,7 @@ complete -c collab-admin -n __collab_admin_no_area -l version -d 'Print the vers
 complete -c collab-admin -n __collab_admin_no_area -s h -l help -d 'Print a summary of the options and areas and exit'
 
 # Areas.
-complete -c collab-admin -n __collab_admin_no_area -a '(__collab_admin_values areas init config status reload cert)'
+complete -c collab-admin -n __collab_admin_no_area -a '(__collab_admin_values areas init config status reload cert user room retention backup restore audit token)'
 
 # init [--state-dir DIR] [--run-dir DIR] [--web-dir DIR] [--key-file FILE] [--force]
 complete -c collab-admin -n '__collab_admin_at init' -l state-dir -x -a '(__fish_complete_directories)' -d 'Set paths.state_dir'
@@ -110,3 +112,64 @@ complete -c collab-admin -n '__collab_admin_at cert issue' -l dir -x -a '(__fish
 complete -c collab-admin -n '__collab_admin_at cert issue' -l cert -r -F -d 'Where to write the certificate'
 complete -c collab-admin -n '__collab_admin_at cert issue' -l key -r -F -d 'Where to write the private key'
 complete -c collab-admin -n '__collab_admin_at cert issue' -a '(__fish_print_hostnames)' -d Host
+
+# Live users and rooms of a running collab-chatd (nothing when it does not answer).
+function __collab_admin_users
+    __collab_admin_values users
+end
+function __collab_admin_rooms
+    __collab_admin_values rooms
+end
+
+# user add [--name N] [--department D] [--email E] [--role ROLE] [--password-stdin|--no-password] ID
+# user list | show ID | disable ID | enable ID | set-role ID ROLE | passwd [--password-stdin] ID
+# user import FILE | token [--ttl SECONDS] ID | ldap-sync
+complete -c collab-admin -n '__collab_admin_at -n 0 user' -a '(__collab_admin_values verbs:user add list show disable enable set-role passwd import token ldap-sync)'
+complete -c collab-admin -n '__collab_admin_at user add' -l name -x -d 'Display name'
+complete -c collab-admin -n '__collab_admin_at user add' -l department -x -d 'Department'
+complete -c collab-admin -n '__collab_admin_at user add' -l email -x -d 'E-mail address'
+complete -c collab-admin -n '__collab_admin_at user add' -l role -x -a 'user admin' -d 'Role'
+complete -c collab-admin -n '__collab_admin_at user add' -l password-stdin -d 'Read the password from standard input'
+complete -c collab-admin -n '__collab_admin_at user add' -l no-password -d 'No local password'
+complete -c collab-admin -n '__collab_admin_at -n 0 user show; or __collab_admin_at -n 0 user disable; or __collab_admin_at -n 0 user enable; or __collab_admin_at -n 0 user set-role; or __collab_admin_at -n 0 user passwd; or __collab_admin_at -n 0 user token' -a '(__collab_admin_users)' -d User
+complete -c collab-admin -n '__collab_admin_at -n 1 user set-role' -a 'user admin' -d Role
+complete -c collab-admin -n '__collab_admin_at user passwd' -l password-stdin -d 'Read the password from standard input'
+complete -c collab-admin -n '__collab_admin_at -n 0 user import' -r -F -d 'CSV file'
+complete -c collab-admin -n '__collab_admin_at user token' -l ttl -x -d 'Lifetime in seconds'
+
+# room create [--kind KIND] [--owner ID] [--member ID]... [--topic T] NAME
+# room list | show ROOM | archive ROOM | unarchive ROOM | members add|remove ROOM ID... | set ROOM [...]
+complete -c collab-admin -n '__collab_admin_at -n 0 room' -a '(__collab_admin_values verbs:room create list show archive unarchive members set)'
+complete -c collab-admin -n '__collab_admin_at room create' -l kind -x -a 'public private announcement' -d 'Kind of room'
+complete -c collab-admin -n '__collab_admin_at room create' -l owner -x -a '(__collab_admin_users)' -d 'Owner'
+complete -c collab-admin -n '__collab_admin_at room create' -l member -x -a '(__collab_admin_users)' -d 'Add a member (repeatable)'
+complete -c collab-admin -n '__collab_admin_at room create' -l topic -x -d 'Room topic'
+complete -c collab-admin -n '__collab_admin_at -n 0 room show; or __collab_admin_at -n 0 room archive; or __collab_admin_at -n 0 room unarchive; or __collab_admin_at -n 0 room set' -a '(__collab_admin_rooms)' -d Room
+complete -c collab-admin -n '__collab_admin_at -n 0 room members' -a '(__collab_admin_values verbs:members add remove)'
+complete -c collab-admin -n '__collab_admin_at -n 0 room members add; or __collab_admin_at -n 0 room members remove' -a '(__collab_admin_rooms)' -d Room
+complete -c collab-admin -n 'not __collab_admin_at -n 0 room members add; and __collab_admin_at room members add' -a '(__collab_admin_users)' -d User
+complete -c collab-admin -n 'not __collab_admin_at -n 0 room members remove; and __collab_admin_at room members remove' -a '(__collab_admin_users)' -d User
+complete -c collab-admin -n '__collab_admin_at room set' -l retention-days -x -d 'Days messages are kept (0 keeps, -1 default)'
+complete -c collab-admin -n '__collab_admin_at room set' -l file-retention-days -x -d 'Days attachments are kept'
+complete -c collab-admin -n '__collab_admin_at room set' -l read-only -x -a 'true false' -d 'Only moderators post'
+complete -c collab-admin -n '__collab_admin_at room set' -l mass-mention-role -x -a 'member moderator owner' -d 'Lowest role that may use @all'
+
+# retention apply [--dry-run] [--as-of DATE]
+complete -c collab-admin -n '__collab_admin_at -n 0 retention' -a '(__collab_admin_values verbs:retention apply)'
+complete -c collab-admin -n '__collab_admin_at retention apply' -l dry-run -d 'Only count what would be deleted'
+complete -c collab-admin -n '__collab_admin_at retention apply' -l as-of -x -d 'Pretend it is DATE (YYYY-MM-DD or RFC 3339)'
+
+# backup DEST, restore [--force] SRC
+complete -c collab-admin -n '__collab_admin_at -n 0 backup' -x -a '(__fish_complete_directories)' -d 'New backup directory'
+complete -c collab-admin -n '__collab_admin_at -n 0 restore' -x -a '(__fish_complete_directories)' -d 'Backup directory'
+complete -c collab-admin -n '__collab_admin_at restore' -l force -d 'Move an existing database aside'
+
+# audit [--limit N] [--since WHEN]
+complete -c collab-admin -n '__collab_admin_at audit' -l limit -x -d 'At most N lines'
+complete -c collab-admin -n '__collab_admin_at audit' -l since -x -d 'Since a duration ago (24h, 7d) or a date'
+
+# token --user ID [--name NAME] [--scope SCOPE]... [--ttl SECONDS]
+complete -c collab-admin -n '__collab_admin_at token' -l user -x -a '(__collab_admin_users)' -d 'Subject of the token'
+complete -c collab-admin -n '__collab_admin_at token' -l name -x -d 'Display name'
+complete -c collab-admin -n '__collab_admin_at token' -l scope -x -d 'Scope, e.g. room:ID or stream:NAME (repeatable)'
+complete -c collab-admin -n '__collab_admin_at token' -l ttl -x -d 'Lifetime in seconds'

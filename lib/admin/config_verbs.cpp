@@ -1,4 +1,6 @@
 #include <cstdio>
+#include <utility>
+#include <vector>
 
 #include "lib/admin/common.hpp"
 #include "lib/base/json.hpp"
@@ -76,14 +78,39 @@ int ConfigDefaults(const GlobalOptions& g) {
 }
 
 int Complete(const GlobalOptions& g, const std::string& kind) {
+  static const std::vector<std::pair<std::string, std::vector<const char*>>> kWords = {
+      {"areas",
+       {"init", "config", "status", "reload", "cert", "user", "room", "retention", "backup", "restore", "audit",
+        "token"}},
+      {"verbs:config", {"check", "show", "defaults"}},
+      {"verbs:cert", {"ca", "issue"}},
+      {"verbs:user",
+       {"add", "list", "show", "disable", "enable", "set-role", "passwd", "import", "token", "ldap-sync"}},
+      {"verbs:room", {"create", "list", "show", "archive", "unarchive", "members", "set"}},
+      {"verbs:members", {"add", "remove"}},
+      {"verbs:retention", {"apply"}},
+      {"user-roles", {"user", "admin"}},
+      {"room-kinds", {"public", "private", "announcement"}},
+      {"room-roles", {"member", "moderator", "owner"}},
+  };
+  for (const auto& [k, words] : kWords) {
+    if (k != kind) continue;
+    for (const char* w : words) std::printf("%s\n", w);
+    return 0;
+  }
   if (kind == "daemons") {
     for (const auto& d : DaemonSections()) std::printf("%s\n", d.c_str());
-  } else if (kind == "areas") {
-    for (const char* a : {"init", "config", "status", "reload", "cert"}) std::printf("%s\n", a);
-  } else if (kind == "verbs:config") {
-    for (const char* a : {"check", "show", "defaults"}) std::printf("%s\n", a);
-  } else if (kind == "verbs:cert") {
-    for (const char* a : {"ca", "issue"}) std::printf("%s\n", a);
+  } else if (kind == "users" || kind == "rooms") {
+    // Live values from a running collab-chatd; nothing (and success) when it does not answer,
+    // so a completion simply offers no candidates.
+    auto cfg = LoadConfig(g);
+    if (!cfg.ok()) return 0;
+    bool users = kind == "users";
+    auto r = CallDaemon(*cfg, "chatd", users ? "user.list" : "room.list", base::Json::MakeObject(), 3000);
+    if (!r.ok()) return 0;
+    if (const base::Json* list = r->Find(users ? "users" : "rooms"))
+      for (const auto& x : list->as_array())
+        if (users || x.GetString("kind") != "dm") std::printf("%s\n", x.GetString("id").c_str());
   } else if (kind == "keys-mdoc") {
     // The key reference of collab.toml(5), generated from the registry (scripts/gen-man-keys.sh).
     std::fputs(config::RegistryMdoc().c_str(), stdout);

@@ -228,6 +228,8 @@ Status Chat::Load() {
     }
   }
   COLLAB_TRY(LoadFiles());
+  COLLAB_TRY(LoadHooks());
+  COLLAB_TRY(LoadHelpdesk());
   {
     COLLAB_ASSIGN_OR_RETURN(auto it, db_->NewIterator(kCfAudit));
     it->SeekToLast();
@@ -254,11 +256,12 @@ void Chat::OnTick() {
   // Presence: idle sessions turn away; expired sessions end.
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     if (it->second.expires_ms < now) {
-      std::string user = it->second.user;
+      std::string hash = it->first;
       store::WriteBatch b;
-      b.Delete(kCfSessions, it->first);
+      b.Delete(kCfSessions, hash);
       (void)db_->Write(std::move(b), false);
       it = sessions_.erase(it);
+      CloseSessionSockets(hash);
       continue;
     }
     ++it;

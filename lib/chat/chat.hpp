@@ -176,6 +176,9 @@ class Chat {
   };
   // done(status, message json) with 201 for a new message, 200 for a repeated client_id.
   void Post(const User& u, PostRequest req, Reply done);
+  // after == kNoCursor: the newest page (before it when before != 0); otherwise the page that
+  // follows `after` (0 = from the first message).
+  static constexpr uint64_t kNoCursor = ~0ULL;
   void History(const User& u, const Room& r, uint64_t before, uint64_t after, size_t limit, uint64_t thread,
                Reply done);
   ApiResult<Message> LoadMessage(const Room& r, uint64_t seq);
@@ -213,6 +216,31 @@ class Chat {
   std::string FilePath(const std::string& id, bool thumb) const;
   base::Json ApplyFileRetention(bool dry_run, int64_t now);
 
+  // webhooks (webhooks.cpp)
+  struct Webhook {
+    std::string id, token, room, name, user, created_by;
+    int64_t created_ms = 0;
+    base::Json ToStored() const;
+  };
+  void RegisterWebhooks(http::Server& http, ipc::Server& control);
+  void HandleHook(const http::Request& req, std::function<void(http::Response)> respond);
+
+  // helpdesk (helpdesk.cpp)
+  struct Desk {
+    std::string id, name;
+    std::set<std::string> agents;
+    base::Json ToJson() const;
+  };
+  struct Ticket {
+    std::string id, desk, subject, requester, status = "open", agent, room, notes_room;
+    int64_t created_ms = 0, first_response_ms = 0, resolved_ms = 0;
+    base::Json ToJson() const;
+  };
+  void RegisterHelpdesk(http::Server& http, ipc::Server& control);
+  // A message was stored: the first answer of an agent in a request starts its response time.
+  void HelpdeskOnMessage(const Room& r, const Message& m);
+  base::Json HelpdeskStats(const std::string& desk) const;
+
   // retention (retention.cpp)
   // as_of_ms: pretend it is that moment (previews such as "what goes at the end of the year");
   // 0 = now.
@@ -237,6 +265,9 @@ class Chat {
   Chat(uv_loop_t* loop, ChatOptions options);
   base::Status Load();
   base::Status LoadFiles();
+  base::Status LoadHooks();
+  base::Status LoadHelpdesk();
+  base::Status SaveTicket(const Ticket& t);
   void StartTimers();
   void MaybeDrained();
   void OnTick();
@@ -280,7 +311,12 @@ class Chat {
   std::unordered_map<std::string, std::set<std::string>> presence_watchers_;  // watched -> watchers
   std::unordered_map<std::string, std::string> last_presence_;
   std::set<std::string> file_rooms_;  // file id \0 room id
+  std::map<std::string, Webhook> hooks_;
+  std::map<std::string, Desk> desks_;
+  std::map<std::string, Ticket> tickets_;
+  std::unordered_map<std::string, std::string> ticket_rooms_;  // room id -> ticket id
   uint64_t audit_n_ = 0;
+  uint64_t server_ids_ = 0;
   bool ldap_sync_running_ = false;
   int64_t last_ldap_sync_ms_ = 0;
   std::string last_retention_day_;

@@ -230,6 +230,10 @@ void HttpApi::Register(http::Server& http) {
     auth::TokenClaims claims;
     claims.sub = c.user->id;
     claims.name = c.user->name.empty() ? c.user->id : c.user->name;
+    const Json* ttl_j = body->Find("ttl_s");
+    if (ttl_j && !ttl_j->is_int()) return Fail(respond, 400, "bad_request", "ttl_s must be a number of seconds");
+    if (const Json* s = body->Find("scope"); s && !s->is_array())
+      return Fail(respond, 400, "bad_request", "scope must be a list of strings");
     if (const Json* s = body->Find("scope"); s && s->is_array()) {
       for (const Json& x : s->as_array()) {
         if (!x.is_string() || x.as_string().size() > 200)
@@ -303,15 +307,23 @@ void HttpApi::Register(http::Server& http) {
   http.Route("POST", "/api/v1/rooms", Authed([this](const Request& req, const Caller& c, Responder respond) {
     auto body = Body(req, respond);
     if (!body) return;
-    auto kind = ParseRoomKind(body->GetString("kind", "public"));
+    const Json* kj = body->Find("kind");
+    if (kj && !kj->is_string()) return Fail(respond, 400, "bad_request", "kind must be public, private or announcement");
+    auto kind = ParseRoomKind(kj ? kj->as_string() : "public");
     if (!kind) return Fail(respond, 400, "bad_request", "kind must be public, private or announcement");
     const Json* name = body->Find("name");
     if (!name || !name->is_string()) return Fail(respond, 400, "bad_request", "name (a string) is required");
+    const Json* topic = body->Find("topic");
+    if (topic && !topic->is_string()) return Fail(respond, 400, "bad_request", "topic must be a string");
     std::vector<std::string> members;
-    if (const Json* m = body->Find("members"); m && m->is_array())
-      for (const Json& x : m->as_array())
-        if (x.is_string()) members.push_back(NormalizeUserId(x.as_string()));
-    auto r = c_.CreateRoom(*c.user, name->as_string(), *kind, body->GetString("topic"), members);
+    if (const Json* m = body->Find("members")) {
+      if (!m->is_array()) return Fail(respond, 400, "bad_request", "members must be a list of user ids");
+      for (const Json& x : m->as_array()) {
+        if (!x.is_string()) return Fail(respond, 400, "bad_request", "members must be a list of user ids");
+        members.push_back(NormalizeUserId(x.as_string()));
+      }
+    }
+    auto r = c_.CreateRoom(*c.user, name->as_string(), *kind, topic ? topic->as_string() : "", members);
     if (std::holds_alternative<Chat::ApiError>(r)) return Fail(respond, std::get<Chat::ApiError>(r));
     respond(Response::Json(201, c_.RoomJson(*std::get<Room*>(r), c.user)));
   }));
@@ -472,10 +484,10 @@ void HttpApi::Register(http::Server& http) {
   http.Route("GET", "/api/v1/rooms/{id}/messages", Authed([this](const Request& req, const Caller& c, Responder respond) {
     Room* r = VisibleRoom(req, c, respond);
     if (!r) return;
-    uint64_t before = 0, after = 0, limit = 50;
+    uint64_t before = 0, after = Chat::kNoCursor, limit = 50;
     for (auto [name, out] : {std::pair{"before", &before}, std::pair{"after", &after}, std::pair{"limit", &limit}}) {
       std::string v = req.QueryParam(name);
-      if (!v.empty() && !ParseSeq(v, out))
+      if (!v.empty() && (!ParseSeq(v, out) || *out == Chat::kNoCursor))
         return Fail(respond, 400, "bad_request", std::string(name) + " must be a non-negative integer");
     }
     c_.History(*c.user, *r, before, after, static_cast<size_t>(limit), 0,
@@ -497,7 +509,10 @@ void HttpApi::Register(http::Server& http) {
       if (!t->is_int() || t->as_int() < 0) return Fail(respond, 400, "bad_request", "thread must be a message seq");
       pr.thread = static_cast<uint64_t>(t->as_int());
     }
-    pr.confirm_mass_mention = body->GetBool("confirm_mass_mention");
+    if (const Json* cm = body->Find("confirm_mass_mention")) {
+      if (!cm->is_bool()) return Fail(respond, 400, "bad_request", "confirm_mass_mention must be true or false");
+      pr.confirm_mass_mention = cm->as_bool();
+    }
     if (const Json* f = body->Find("files")) {
       if (!f->is_array()) return Fail(respond, 400, "bad_request", "files must be a list of file ids");
       for (const Json& x : f->as_array()) {
@@ -554,9 +569,9 @@ void HttpApi::Register(http::Server& http) {
              }, false));
   http.Route("GET", "/api/v1/rooms/{id}/messages/{seq}/thread",
              with_message([this](const Request& req, const Caller& c, Room& r, uint64_t seq, Responder respond) {
-               uint64_t after = 0, limit = 100;
+               uint64_t after = Chat::kNoCursor, limit = 100;
                std::string a = req.QueryParam("after"), l = req.QueryParam("limit");
-               if ((!a.empty() && !ParseSeq(a, &after)) || (!l.empty() && !ParseSeq(l, &limit)))
+               if ((!a.empty() && (!ParseSeq(a, &after) || after == Chat::kNoCursor)) || (!l.empty() && !ParseSeq(l, &limit)))
                  return Fail(respond, 400, "bad_request", "after and limit must be non-negative integers");
                c_.History(*c.user, r, 0, after, static_cast<size_t>(limit), seq,
                           [respond](int status, Json body) { Send(respond, status, std::move(body)); });

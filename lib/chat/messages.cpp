@@ -280,8 +280,8 @@ void Chat::Post(const User& u, PostRequest req, Reply done) {
                 "text is " + std::to_string(req.text.size()) + " bytes; the limit is " +
                     std::to_string(opts_.max_message_bytes));
   if (!ValidText(req.text)) return fail(400, "bad_request", "text must be valid UTF-8 without control characters");
-  if (req.client_id.empty()) req.client_id = "s-" + std::to_string(base::WallClockMs()) + "-" +
-                                             std::to_string(counters_.messages_posted);
+  // Without a client id the post is not idempotent; it still needs a unique one of its own.
+  if (req.client_id.empty()) req.client_id = "s-" + std::to_string(base::WallClockMs()) + "-" + std::to_string(++server_ids_);
   if (!ValidClientId(req.client_id)) return fail(400, "bad_request", "client_id must be 1 to 128 printable ASCII characters");
   if (req.thread) {
     if (!std::binary_search(r.message_seqs.begin(), r.message_seqs.end(), req.thread))
@@ -408,6 +408,7 @@ void Chat::Post(const User& u, PostRequest req, Reply done) {
                       .Dump());
     }
     Notify(*rr, m);
+    HelpdeskOnMessage(*rr, m);
     for (auto& w : waiters) w(201, body);
   });
 }
@@ -463,7 +464,7 @@ void Chat::History(const User& u, const Room& r, uint64_t before, uint64_t after
     size_t n = 0;
     for ((*it)->SeekToFirst(); (*it)->Valid(); (*it)->Next()) {
       auto seq = store::ReadU64BE((*it)->key(), prefix.size());
-      if (!seq || *seq <= after || *seq > hi) continue;
+      if (!seq || (after != kNoCursor && *seq <= after) || *seq > hi) continue;
       if (n++ >= limit) {
         more = true;
         break;
@@ -471,7 +472,7 @@ void Chat::History(const User& u, const Room& r, uint64_t before, uint64_t after
       auto m = LoadMessage(r, *seq);
       if (std::holds_alternative<Message>(m)) got.push_back(std::get<Message>(m));
     }
-  } else if (after) {
+  } else if (after != kNoCursor) {
     std::string lo = MessageKey(r.id, after + 1);
     store::IterOptions io{lo, MessageKey(r.id, hi + 1)};
     auto it = db_->NewIterator(kCfMessages, io);

@@ -26,6 +26,7 @@ constexpr size_t kMaxPresenceWatch = 1000;
 struct Chat::WsState {
   std::string user;
   std::string session_hash;
+  int64_t expires_ms = 0;  // the session's end: nothing is delivered after it
   bool ready = false;
   int64_t last_activity_ms = 0;
   std::set<std::string> watching;  // users whose presence this socket follows
@@ -45,12 +46,23 @@ std::string ErrorFrame(std::string_view code, std::string_view message, const Js
 }
 
 // The session token of an upgrade request: ?token=, Authorization: Bearer, or the cookie.
-std::string TokenOf(const http::Request& req) {
+std::string TokenOf(const http::Request& req, bool* from_cookie) {
+  *from_cookie = false;
   std::string t = req.QueryParam("token");
   if (!t.empty()) return t;
   std::string a = req.Header("authorization");
   if (a.rfind("Bearer ", 0) == 0) return a.substr(7);
-  return CookieValue(req.Header("cookie"), "collab_session");
+  t = CookieValue(req.Header("cookie"), "collab_session");
+  *from_cookie = !t.empty();
+  return t;
+}
+
+// Browsers send cookies with cross-site WebSocket upgrades (SameSite does not cover another
+// port of the same host): a cookie-authenticated socket must come from our own origin.
+bool SameOrigin(const http::Request& req) {
+  std::string origin = req.Header("origin");
+  std::string host = req.Header("host");
+  return origin.empty() || origin == "http://" + host || origin == "https://" + host;
 }
 
 }  // namespace
@@ -64,20 +76,22 @@ size_t Chat::WsCount() const {
 void Chat::SendToUser(const std::string& user, const std::string& frame) {
   auto it = user_sockets_.find(user);
   if (it == user_sockets_.end()) return;
+  int64_t now = base::WallClockMs();
   for (auto& ws : it->second) {
     auto st = StateOf(ws);
-    if (st && st->ready) ws->Send(frame);
+    if (st && st->ready && now <= st->expires_ms) ws->Send(frame);
   }
 }
 
 void Chat::FanOut(const Room& r, const std::string& frame, const std::string& except_user) {
+  int64_t now = base::WallClockMs();
   for (const auto& [id, m] : r.members) {
     if (id == except_user) continue;
     auto it = user_sockets_.find(id);
     if (it == user_sockets_.end()) continue;
     for (auto& ws : it->second) {
       auto st = StateOf(ws);
-      if (st && st->ready) {
+      if (st && st->ready && now <= st->expires_ms) {
         ws->Send(frame);
         ++counters_.deliveries;
       }
@@ -121,7 +135,13 @@ void Chat::OnWsOpen(const std::shared_ptr<http::WebSocket>& ws) {
   ++counters_.ws_opened;
   auto st = std::make_shared<WsState>();
   st->last_activity_ms = base::WallClockMs();
-  std::string token = TokenOf(ws->request());
+  bool from_cookie = false;
+  std::string token = TokenOf(ws->request(), &from_cookie);
+  if (from_cookie && !SameOrigin(ws->request())) {
+    ws->Send(ErrorFrame("forbidden", "cross-origin WebSocket refused"));
+    ws->Close(4003, "cross-origin");
+    return;
+  }
   if (!token.empty()) {
     const User* u = UserForToken(token, &st->session_hash);
     if (!u) {
@@ -130,6 +150,7 @@ void Chat::OnWsOpen(const std::shared_ptr<http::WebSocket>& ws) {
       return;
     }
     st->user = u->id;
+    st->expires_ms = sessions_[st->session_hash].expires_ms;
     user_sockets_[u->id].push_back(ws);
   }
   ws->user_data() = st;
@@ -196,6 +217,7 @@ void Chat::OnWsMessage(const std::shared_ptr<http::WebSocket>& ws, std::string_v
       return;
     }
     st->user = u->id;
+    st->expires_ms = sessions_[st->session_hash].expires_ms;
     user_sockets_[u->id].push_back(ws);
   }
   const User* u = FindUser(st->user);
@@ -285,13 +307,27 @@ void Chat::OnWsMessage(const std::shared_ptr<http::WebSocket>& ws, std::string_v
   }
   if (was_away) PresenceChanged(u->id);
   if (type == "post") {
+    Json cid = j.Find("client_id") ? *j.Find("client_id") : Json();
+    const Json* room = j.Find("room");
+    const Json* text = j.Find("text");
+    const Json* thread = j.Find("thread");
+    const Json* confirm = j.Find("confirm_mass_mention");
+    const char* bad = nullptr;
+    if (!room || !room->is_string()) bad = "room (a string) is required";
+    else if (!text || !text->is_string()) bad = "text (a string) is required";
+    else if (!cid.is_null() && !cid.is_string()) bad = "client_id must be a string";
+    else if (thread && (!thread->is_int() || thread->as_int() < 0)) bad = "thread must be a message seq";
+    else if (confirm && !confirm->is_bool()) bad = "confirm_mass_mention must be true or false";
+    if (bad) {
+      ws->Send(ErrorFrame("bad_request", bad, cid));
+      return;
+    }
     PostRequest req;
-    req.room = j.GetString("room");
-    req.text = j.GetString("text");
-    req.client_id = j.GetString("client_id");
-    req.thread = static_cast<uint64_t>(std::max<int64_t>(0, j.GetInt("thread")));
-    req.confirm_mass_mention = j.GetBool("confirm_mass_mention");
-    Json cid = j.GetString("client_id");
+    req.room = room->as_string();
+    req.text = text->as_string();
+    req.client_id = cid.is_string() ? cid.as_string() : "";
+    req.thread = thread ? static_cast<uint64_t>(thread->as_int()) : 0;
+    req.confirm_mass_mention = confirm && confirm->as_bool();
     std::weak_ptr<http::WebSocket> weak = ws;
     Post(*u, std::move(req), [weak, cid](int status, Json body) {
       auto w = weak.lock();

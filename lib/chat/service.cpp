@@ -16,6 +16,8 @@ class ChatService final : public daemon::Service {
     COLLAB_ASSIGN_OR_RETURN(chat_, Chat::Open(ctx.loop(), std::move(opts)));
     chat_->RegisterHttp(ctx.http());
     chat_->RegisterControl(ctx.control());
+    chat_->RegisterWebhooks(ctx.http(), ctx.control());
+    chat_->RegisterHelpdesk(ctx.http(), ctx.control());
     return base::Ok();
   }
   base::Status Reload(daemon::Context&, const config::Config& next) override {

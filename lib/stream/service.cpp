@@ -1,12 +1,581 @@
 #include "lib/stream/service.hpp"
 
+#include <algorithm>
+#include <charconv>
+#include <list>
+#include <map>
+#include <set>
+
+#include "lib/base/log.hpp"
+#include "lib/base/time.hpp"
+#include "lib/config/config.hpp"
+#include "lib/daemon/listen_address.hpp"
+#include "lib/http/server.hpp"
+#include "lib/ipc/server.hpp"
+#include "lib/stream/flv.hpp"
+#include "lib/stream/packager.hpp"
+#include "lib/stream/rtmp_server.hpp"
+#include "lib/stream/srt_ingest.hpp"
+
 namespace collab::stream {
 
 namespace {
 
+using base::Json;
+
+constexpr size_t kMaxWaiters = 10000;
+constexpr size_t kMaxViewersTracked = 10000;
+constexpr int kTickMs = 100;
+
+bool ValidName(const std::string& n) {
+  if (n.empty() || n.size() > 64) return false;
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+bool IsLoopback(const std::string& ip) { return ip.rfind("127.", 0) == 0 || ip == "::1" || ip.rfind("::ffff:127.", 0) == 0; }
+
+// Equal-time comparison, so a key cannot be guessed byte by byte from response times.
+bool SameKey(const std::string& a, const std::string& b) {
+  if (a.size() != b.size() || b.empty()) return false;
+  unsigned diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i]);
+  return diff == 0;
+}
+
+std::string QueryValue(const std::string& query, const std::string& name) {
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    size_t amp = query.find('&', pos);
+    std::string part = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    size_t eq = part.find('=');
+    if (part.substr(0, eq) == name) return eq == std::string::npos ? "" : part.substr(eq + 1);
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  return "";
+}
+
+// Parses a non-negative decimal; false for anything else.
+bool ParseCount(const std::string& s, int64_t& out) {
+  if (s.empty() || s.size() > 18) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size() && out >= 0;
+}
+
+struct LiveStream {
+  std::string name;
+  std::unique_ptr<Packager> packager;
+  uint64_t publisher = 0;  // RTMP connection id; 0 while nobody publishes
+  std::string publisher_ip;
+  int64_t created_wall_ms = 0;
+  int64_t publish_started_wall_ms = 0;
+  int64_t idle_since_ms = 0;  // monotonic
+  uint64_t bytes_in = 0;
+  uint64_t sessions = 0;
+  uint64_t media_errors = 0;
+  uint64_t parts_seen = 0;
+  std::map<std::string, int64_t> viewers;  // peer ip + user agent -> last playlist request (monotonic)
+};
+
+struct Waiter {
+  std::string stream;
+  int64_t msn = 0;
+  int part = -1;
+  bool playlist = true;  // else a part request
+  bool skip = false;
+  std::string origin;
+  http::Responder respond;
+  int64_t deadline_ms = 0;
+};
+
 class Service final : public daemon::Service {
  public:
-  base::Status Start(daemon::Context&) override { return base::Ok(); }
+  base::Status Start(daemon::Context& ctx) override {
+    ctx_ = &ctx;
+    ApplyConfig(ctx.config());
+    // Everything that can fail on configuration is checked before anything is bound: a
+    // listener left open would keep the loop (and the failing daemon) alive.
+    const std::string& srt_listen = ctx.config().GetString("stream.srt_listen");
+    SrtIngestOptions so;
+    if (!srt_listen.empty()) {
+      auto sa = daemon::ParseListenAddress(srt_listen);
+      if (!sa.ok()) return base::MakeError(base::kExitConfig, "stream.srt_listen: " + sa.error().message);
+      so.host = sa->host;
+      so.port = sa->port;
+      so.stream_name = ctx.config().GetString("stream.srt_stream");
+      so.passphrase = ctx.config().GetString("stream.srt_passphrase");
+      if (so.passphrase.empty() && !IsLoopback(so.host))
+        return base::MakeError(base::kExitConfig,
+                               "stream.srt_passphrase must be set when stream.srt_listen is not a loopback address");
+    }
+    auto addr = daemon::ParseListenAddress(ctx.config().GetString("stream.rtmp_listen"));
+    if (!addr.ok()) return base::MakeError(base::kExitConfig, "stream.rtmp_listen: " + addr.error().message);
+    RtmpServerOptions ro;
+    ro.host = addr->host;
+    ro.port = addr->port;
+    RtmpServer::Handlers h;
+    h.on_publish = [this](uint64_t conn, const std::string& ip, const RtmpPublishRequest& req) {
+      return OnPublish(conn, ip, req);
+    };
+    h.on_media = [this](uint64_t conn, const RtmpMedia& m) { OnMedia(conn, m); };
+    h.on_end = [this](uint64_t conn) { OnPublishEnd(conn); };
+    auto rtmp = RtmpServer::Listen(ctx.loop(), ro, std::move(h));
+    if (!rtmp.ok()) return rtmp.error();
+    rtmp_ = std::move(*rtmp);
+    LOG_INFO("rtmp ingest on %s", rtmp_->address().c_str());
+    if (!srt_listen.empty()) {
+      RtmpServer::Handlers sh;
+      sh.on_publish = [this](uint64_t conn, const std::string& ip, const RtmpPublishRequest& req) {
+        return OnPublish(conn, ip, req);
+      };
+      sh.on_media = [this](uint64_t conn, const RtmpMedia& m) { OnMedia(conn, m); };
+      sh.on_end = [this](uint64_t conn) { OnPublishEnd(conn); };
+      auto srt = SrtIngest::Start(ctx.loop(), so, std::move(sh));
+      if (!srt.ok()) {
+        rtmp_.reset();
+        return srt.error();
+      }
+      srt_ = std::move(*srt);
+      LOG_INFO("srt ingest on %s for stream '%s'", srt_->address().c_str(), so.stream_name.c_str());
+    }
+
+    http::Server& http = ctx.http();
+    http.Route("GET", "/live/{name}/{file}", [this](const http::Request& req, http::Responder respond) {
+      ServeLive(req, std::move(respond));
+    });
+    http.Route("GET", "/api/v1/streams", [this](const http::Request& req, http::Responder respond) {
+      http::Response r = http::Response::Json(200, ListJson());
+      Cors(req.Header("origin"), r);
+      respond(std::move(r));
+    });
+    http.Route("GET", "/metrics", [this](const http::Request&, http::Responder respond) { respond(Metrics()); });
+
+    ctx.control().Register("stream.list", "live streams with publisher, bytes in and playlist position",
+                           [this](const ipc::Request&, ipc::Reply reply) { reply(ListJson()); });
+    ctx.control().Register("stream.kick", "disconnect a stream's publisher: {\"name\": NAME}",
+                           [this](const ipc::Request& req, ipc::Reply reply) { reply(Kick(req.args)); });
+
+    timer_ = new uv_timer_t;
+    uv_timer_init(ctx.loop(), timer_);
+    timer_->data = this;
+    uv_timer_start(timer_, [](uv_timer_t* t) { static_cast<Service*>(t->data)->OnTick(); }, kTickMs, kTickMs);
+    return base::Ok();
+  }
+
+  base::Status Reload(daemon::Context&, const config::Config& next) override {
+    for (const char* key : {"stream.rtmp_listen", "stream.srt_listen", "stream.srt_stream", "stream.srt_passphrase"})
+      if (next.GetString(key) != ctx_->config().GetString(key)) LOG_WARN("%s changed: it takes effect on restart", key);
+    ApplyConfig(next);
+    return base::Ok();
+  }
+
+  void Drain(daemon::Context&, std::function<void()> done) override {
+    if (rtmp_) rtmp_->Close();  // ends every publish; the packagers flush their last part
+    srt_.reset();
+    for (auto& w : waiters_) w.respond(http::Response::Error(503, "unavailable", "server shutting down"));
+    waiters_.clear();
+    if (timer_) {
+      uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      timer_ = nullptr;
+    }
+    rtmp_.reset();
+    done();
+  }
+
+  void AddStatus(const daemon::Context&, Json& status) const override {
+    Json rtmp = Json::MakeObject();
+    if (rtmp_) {
+      rtmp.Set("address", rtmp_->address());
+      rtmp.Set("connections", static_cast<int64_t>(rtmp_->connection_count()));
+    }
+    status.Set("rtmp", std::move(rtmp));
+    if (srt_) status.Set("srt", Json::Obj({{"address", srt_->address()}}));
+    int64_t live = 0;
+    for (const auto& [n, s] : streams_) live += s->publisher != 0;
+    status.Set("streams", static_cast<int64_t>(streams_.size()));
+    status.Set("live_streams", live);
+    status.Set("blocked_requests", static_cast<int64_t>(waiters_.size()));
+  }
+
+ private:
+  void ApplyConfig(const config::Config& cfg) {
+    PackagerOptions po;
+    po.part_ms = static_cast<int>(cfg.GetInt("stream.part_ms"));
+    po.segment_ms = static_cast<int>(cfg.GetInt("stream.segment_ms"));
+    po.window_segments = static_cast<int>(cfg.GetInt("stream.window_segments"));
+    packager_options_ = po;  // new streams only: a running playlist must not change its targets
+    keys_.clear();
+    for (const std::string& e : cfg.GetStringList("stream.publish_keys")) {
+      size_t colon = e.find(':');
+      if (colon != std::string::npos) keys_.emplace_back(e.substr(0, colon), e.substr(colon + 1));
+    }
+    cors_ = cfg.GetStringList("stream.cors_origins");
+    idle_keep_ms_ = cfg.GetInt("stream.idle_keep_s") * 1000;
+    max_streams_ = static_cast<size_t>(cfg.GetInt("stream.max_streams"));
+  }
+
+  // ---- ingest
+
+  RtmpPublishDecision Refuse(const std::string& name, const std::string& ip, std::string code, std::string why) {
+    LOG_WARN("refused publish of '%s' from %s: %s", name.substr(0, 64).c_str(), ip.c_str(), why.c_str());
+    ++refused_total_;
+    return RtmpPublishDecision{false, std::move(code), std::move(why)};
+  }
+
+  RtmpPublishDecision OnPublish(uint64_t conn, const std::string& ip, const RtmpPublishRequest& req) {
+    if (!ValidName(req.name))
+      return Refuse(req.name, ip, "NetStream.Publish.BadName", "invalid stream name (letters, digits, _ and -, up to 64)");
+    std::string key = QueryValue(req.query, "key");
+    bool allowed = false;
+    if (conn >= kSrtConnectionBase) {
+      allowed = true;  // SRT callers were checked by the passphrase of the listener
+    } else if (keys_.empty()) {
+      allowed = IsLoopback(ip);
+    } else {
+      for (const auto& [n, k] : keys_)
+        if ((n == "*" || n == req.name) && SameKey(key, k)) allowed = true;
+    }
+    if (!allowed)
+      return Refuse(req.name, ip, "NetStream.Publish.Unauthorized",
+                    keys_.empty() ? "publishing is allowed from this host only" : "wrong publisher key");
+    auto it = streams_.find(req.name);
+    if (it != streams_.end() && it->second->publisher != 0)
+      return Refuse(req.name, ip, "NetStream.Publish.BadName", "stream name in use");
+    if (it == streams_.end()) {
+      if (streams_.size() >= max_streams_) return Refuse(req.name, ip, "NetStream.Publish.Rejected", "too many streams");
+      auto s = std::make_unique<LiveStream>();
+      s->name = req.name;
+      PackagerOptions po = packager_options_;
+      // Numbering from the clock keeps URLs of a re-created stream apart from the old one's in
+      // HTTP caches (segments advance slower than seconds).
+      po.first_sequence = base::WallClockMs() / 1000;
+      s->packager = std::make_unique<Packager>(po);
+      s->created_wall_ms = base::WallClockMs();
+      it = streams_.emplace(req.name, std::move(s)).first;
+    }
+    LiveStream& s = *it->second;
+    s.publisher = conn;
+    s.publisher_ip = ip;
+    s.publish_started_wall_ms = base::WallClockMs();
+    ++s.sessions;
+    s.packager->BeginSession();
+    conn_stream_[conn] = req.name;
+    LOG_NOTICE("%s: %s publishes '%s'%s", conn >= kSrtConnectionBase ? "srt" : "rtmp", ip.c_str(), req.name.c_str(),
+               s.sessions > 1 ? " (continuing)" : "");
+    return RtmpPublishDecision{true, "", ""};
+  }
+
+  LiveStream* StreamOf(uint64_t conn) {
+    auto c = conn_stream_.find(conn);
+    if (c == conn_stream_.end()) return nullptr;
+    auto s = streams_.find(c->second);
+    return s == streams_.end() || s->second->publisher != conn ? nullptr : s->second.get();
+  }
+
+  void OnMedia(uint64_t conn, const RtmpMedia& m) {
+    LiveStream* s = StreamOf(conn);
+    if (!s) return;
+    s->bytes_in += m.payload.size();
+    bytes_in_total_ += m.payload.size();
+    int64_t wall = base::WallClockMs();
+    base::Status st = base::Ok();
+    if (m.type == 9) {
+      auto v = ParseFlvVideo(m.payload);
+      st = v.ok() ? s->packager->AddVideo(m.timestamp_ms, *v, wall) : base::Status(v.error());
+    } else {
+      auto a = ParseFlvAudio(m.payload);
+      st = a.ok() ? s->packager->AddAudio(m.timestamp_ms, *a, wall) : base::Status(a.error());
+    }
+    if (!st.ok()) {
+      // Log the first few per stream; a broken encoder would otherwise flood the log.
+      if (s->media_errors++ < 5) LOG_WARN("stream '%s': %s", s->name.c_str(), st.error().message.c_str());
+    }
+    CheckProgress(*s);
+  }
+
+  void OnPublishEnd(uint64_t conn) {
+    auto c = conn_stream_.find(conn);
+    if (c == conn_stream_.end()) return;
+    std::string name = c->second;
+    conn_stream_.erase(c);
+    auto it = streams_.find(name);
+    if (it == streams_.end() || it->second->publisher != conn) return;
+    LiveStream& s = *it->second;
+    s.packager->EndSession();
+    s.publisher = 0;
+    s.idle_since_ms = base::MonotonicMs();
+    LOG_NOTICE("%s: '%s' stopped publishing (%llu bytes in)", conn >= kSrtConnectionBase ? "srt" : "rtmp", name.c_str(),
+               static_cast<unsigned long long>(s.bytes_in));
+    CheckProgress(s);
+  }
+
+  void CheckProgress(LiveStream& s) {
+    uint64_t parts = s.packager->parts_produced();
+    if (parts == s.parts_seen) return;
+    parts_total_ += parts - s.parts_seen;
+    s.parts_seen = parts;
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (it->stream == s.name && TryAnswer(s, *it)) it = waiters_.erase(it);
+      else ++it;
+    }
+  }
+
+  // ---- serving
+
+  void Cors(const std::string& origin, http::Response& r) const {
+    if (origin.empty()) return;
+    for (const auto& o : cors_) {
+      if (o == "*") {
+        r.AddHeader("Access-Control-Allow-Origin", "*");
+        return;
+      }
+      if (o == origin) {
+        r.AddHeader("Access-Control-Allow-Origin", origin);
+        r.AddHeader("Vary", "Origin");
+        return;
+      }
+    }
+  }
+
+  http::Response Media(std::string body, const char* type) const {
+    http::Response r;
+    r.status = 200;
+    r.content_type = type;
+    r.body = std::move(body);
+    // Parts, segments and init segments never change under their name: caches may keep them.
+    r.AddHeader("Cache-Control", "public, max-age=3600, immutable");
+    return r;
+  }
+
+  http::Response PlaylistResponse(const LiveStream& s, bool skip, bool blocking) const {
+    http::Response r;
+    r.status = 200;
+    r.content_type = "application/vnd.apple.mpegurl";
+    r.body = s.packager->Playlist(skip);
+    // A plain live playlist changes with every part; a blocking one answers a request that names
+    // the part it waited for, so an edge cache may share it for a little while.
+    r.AddHeader("Cache-Control", blocking ? "public, max-age=" + std::to_string(s.packager->target_duration_s())
+                                          : std::string("no-cache"));
+    return r;
+  }
+
+  // Answers w if its condition holds; false when it must keep waiting.
+  bool TryAnswer(LiveStream& s, Waiter& w) {
+    if (w.playlist) {
+      if (s.packager->CheckBlocking(w.msn, w.part) != Packager::Blocking::kReady) return false;
+      http::Response r = PlaylistResponse(s, w.skip, true);
+      Cors(w.origin, r);
+      w.respond(std::move(r));
+      return true;
+    }
+    auto data = s.packager->Part(w.msn, w.part);
+    if (!data) {
+      // The hinted part can only be skipped over if the stream restarted elsewhere; stop waiting.
+      if (s.packager->next_msn() > w.msn) {
+        w.respond(http::Response::Error(404, "not_found", "no such part"));
+        return true;
+      }
+      return false;
+    }
+    http::Response r = Media(std::move(*data), "video/mp4");
+    Cors(w.origin, r);
+    w.respond(std::move(r));
+    return true;
+  }
+
+  void Hold(Waiter w) {
+    if (waiters_.size() >= kMaxWaiters) {
+      w.respond(http::Response::Error(503, "unavailable", "too many blocked requests"));
+      return;
+    }
+    ++blocked_total_;
+    waiters_.push_back(std::move(w));
+  }
+
+  void ServeLive(const http::Request& req, http::Responder respond) {
+    const std::string& name = req.params.at("name");
+    const std::string& file = req.params.at("file");
+    std::string origin = req.Header("origin");
+    auto reply = [&](http::Response r) {
+      Cors(origin, r);
+      respond(std::move(r));
+    };
+    auto it = streams_.find(name);
+    if (it == streams_.end()) return reply(http::Response::Error(404, "not_found", "no such stream"));
+    LiveStream& s = *it->second;
+    Packager& p = *s.packager;
+    int64_t now = base::MonotonicMs();
+    int64_t wait_ms = 3LL * p.target_duration_s() * 1000;
+    if (file == "index.m3u8") {
+      std::string viewer = req.peer_ip + " " + req.Header("user-agent").substr(0, 200);
+      // Bounded: made-up user agents must not grow the map without limit (the count is an estimate).
+      if (s.viewers.size() < kMaxViewersTracked || s.viewers.count(viewer)) s.viewers[viewer] = now;
+      std::string msn_text = req.QueryParam("_HLS_msn");
+      std::string part_text = req.QueryParam("_HLS_part");
+      bool skip = req.QueryParam("_HLS_skip") == "YES" || req.QueryParam("_HLS_skip") == "v2";
+      if (msn_text.empty()) {
+        if (!part_text.empty()) return reply(http::Response::Error(400, "bad_request", "_HLS_part needs _HLS_msn"));
+        if (!p.has_media()) return reply(http::Response::Error(404, "not_found", "stream has not started yet"));
+        return reply(PlaylistResponse(s, skip, false));
+      }
+      int64_t msn = 0, part = -1;
+      if (!ParseCount(msn_text, msn) || (!part_text.empty() && (!ParseCount(part_text, part) || part > 100000)))
+        return reply(http::Response::Error(400, "bad_request", "_HLS_msn and _HLS_part must be non-negative integers"));
+      if (p.CheckBlocking(msn, static_cast<int>(part)) == Packager::Blocking::kTooFar)
+        return reply(http::Response::Error(400, "bad_request", "_HLS_msn is more than two segments ahead"));
+      Waiter w{name, msn, static_cast<int>(part), true, skip, origin, std::move(respond), now + wait_ms};
+      if (TryAnswer(s, w)) return;
+      return Hold(std::move(w));
+    }
+    int64_t a = 0, b = 0;
+    if (file.size() >= 9 && file.rfind("init", 0) == 0 && file.compare(file.size() - 4, 4, ".mp4") == 0 &&
+        ParseCount(file.substr(4, file.size() - 8), a)) {
+      auto data = p.Init(a);
+      if (!data) return reply(http::Response::Error(404, "not_found", "no such init segment"));
+      return reply(Media(std::move(*data), "video/mp4"));
+    }
+    if (file.size() > 7 && file.rfind("seg", 0) == 0 && file.compare(file.size() - 4, 4, ".m4s") == 0 &&
+        ParseCount(file.substr(3, file.size() - 7), a)) {
+      auto data = p.Segment(a);
+      if (!data) return reply(http::Response::Error(404, "not_found", "no such segment"));
+      return reply(Media(std::move(*data), "video/mp4"));
+    }
+    if (file.size() > 8 && file.rfind("part", 0) == 0 && file.compare(file.size() - 4, 4, ".m4s") == 0) {
+      std::string mid = file.substr(4, file.size() - 8);
+      size_t dot = mid.find('.');
+      if (dot != std::string::npos && ParseCount(mid.substr(0, dot), a) && ParseCount(mid.substr(dot + 1), b) &&
+          b <= 100000) {
+        auto data = p.Part(a, static_cast<int>(b));
+        if (data) return reply(Media(std::move(*data), "video/mp4"));
+        // The preload hint names the part being made: hold the request until it exists.
+        if (p.IsNextPart(a, static_cast<int>(b))) {
+          Waiter w{name, a, static_cast<int>(b), false, false, origin, std::move(respond), now + wait_ms};
+          return Hold(std::move(w));
+        }
+        return reply(http::Response::Error(404, "not_found", "no such part"));
+      }
+    }
+    reply(http::Response::Error(404, "not_found", "no such resource"));
+  }
+
+  void OnTick() {
+    int64_t now = base::MonotonicMs();
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (now >= it->deadline_ms) {
+        http::Response r = http::Response::Error(503, "unavailable", "not produced in time");
+        Cors(it->origin, r);
+        it->respond(std::move(r));
+        ++timed_out_total_;
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (++ticks_ % 10 != 0) return;
+    // Once a second: forget idle streams and stale viewers.
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      LiveStream& s = *it->second;
+      int64_t window = 3LL * s.packager->target_duration_s() * 1000 + 2000;
+      for (auto v = s.viewers.begin(); v != s.viewers.end();) v = now - v->second > window ? s.viewers.erase(v) : std::next(v);
+      if (s.publisher == 0 && now - s.idle_since_ms > idle_keep_ms_) {
+        LOG_NOTICE("stream '%s' removed after %lld s without a publisher", s.name.c_str(),
+                   static_cast<long long>(idle_keep_ms_ / 1000));
+        for (auto w = waiters_.begin(); w != waiters_.end();) {
+          if (w->stream == s.name) {
+            w->respond(http::Response::Error(404, "not_found", "stream ended"));
+            w = waiters_.erase(w);
+          } else {
+            ++w;
+          }
+        }
+        it = streams_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // ---- admin
+
+  Json ListJson() const {
+    Json arr = Json::MakeArray();
+    int64_t now = base::MonotonicMs();
+    for (const auto& [name, sp] : streams_) {
+      const LiveStream& s = *sp;
+      Json o = Json::MakeObject();
+      o.Set("name", name);
+      o.Set("live", s.publisher != 0);
+      o.Set("publisher", s.publisher != 0 ? Json(s.publisher_ip) : Json());
+      o.Set("created_at", base::FormatRfc3339(s.created_wall_ms));
+      o.Set("publish_started_at", base::FormatRfc3339(s.publish_started_wall_ms));
+      if (s.publisher == 0) o.Set("idle_s", (now - s.idle_since_ms) / 1000);
+      o.Set("sessions", static_cast<int64_t>(s.sessions));
+      o.Set("bytes_in", static_cast<int64_t>(s.bytes_in));
+      o.Set("parts", static_cast<int64_t>(s.packager->parts_produced()));
+      o.Set("media_sequence", s.packager->next_msn());
+      o.Set("viewers", static_cast<int64_t>(s.viewers.size()));
+      o.Set("playlist", "/live/" + name + "/index.m3u8");
+      arr.Push(std::move(o));
+    }
+    return Json::Obj({{"streams", std::move(arr)}});
+  }
+
+  base::Result<Json> Kick(const Json& args) {
+    const Json* n = args.Find("name");
+    if (!n || !n->is_string()) return base::MakeError(base::kExitUsage, "stream.kick needs {\"name\": NAME}");
+    auto it = streams_.find(n->as_string());
+    if (it == streams_.end()) return base::MakeError(base::kExitNoUser, "no stream named '" + n->as_string() + "'");
+    uint64_t conn = it->second->publisher;
+    bool kicked = conn != 0 && (conn >= kSrtConnectionBase ? srt_ && srt_->Disconnect(conn) : rtmp_ && rtmp_->Disconnect(conn));
+    if (kicked) LOG_NOTICE("stream '%s': publisher kicked by the operator", n->as_string().c_str());
+    return Json::Obj({{"name", n->as_string()}, {"kicked", kicked}});
+  }
+
+  http::Response Metrics() const {
+    int64_t live = 0, viewers = 0;
+    for (const auto& [n, s] : streams_) {
+      live += s->publisher != 0;
+      viewers += static_cast<int64_t>(s->viewers.size());
+    }
+    std::string o;
+    auto metric = [&o](const char* name, const char* type, const char* help, uint64_t v) {
+      o += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
+           std::to_string(v) + "\n";
+    };
+    metric("collab_stream_streams", "gauge", "Streams with a playlist in memory.", streams_.size());
+    metric("collab_stream_live_streams", "gauge", "Streams with a publisher connected.", static_cast<uint64_t>(live));
+    metric("collab_stream_viewers", "gauge", "Distinct players that fetched a playlist recently (estimate).",
+           static_cast<uint64_t>(viewers));
+    metric("collab_stream_ingest_bytes_total", "counter", "Audio and video payload bytes received.", bytes_in_total_);
+    metric("collab_stream_parts_total", "counter", "LL-HLS parts produced.", parts_total_);
+    metric("collab_stream_blocked_requests", "gauge", "Requests held for a part not yet produced.", waiters_.size());
+    metric("collab_stream_blocked_requests_total", "counter", "Requests that were held.", blocked_total_);
+    metric("collab_stream_blocked_timeouts_total", "counter", "Held requests answered 503.", timed_out_total_);
+    metric("collab_stream_publish_refused_total", "counter", "Publish attempts refused.", refused_total_);
+    http::Response r;
+    r.status = 200;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = std::move(o);
+    r.AddHeader("Cache-Control", "no-store");
+    return r;
+  }
+
+  daemon::Context* ctx_ = nullptr;
+  std::unique_ptr<RtmpServer> rtmp_;
+  std::unique_ptr<SrtIngest> srt_;
+  uv_timer_t* timer_ = nullptr;
+  uint64_t ticks_ = 0;
+  PackagerOptions packager_options_;
+  std::vector<std::pair<std::string, std::string>> keys_;
+  std::vector<std::string> cors_;
+  int64_t idle_keep_ms_ = 60000;
+  size_t max_streams_ = 32;
+  std::map<std::string, std::unique_ptr<LiveStream>> streams_;
+  std::map<uint64_t, std::string> conn_stream_;
+  std::list<Waiter> waiters_;
+  uint64_t bytes_in_total_ = 0, parts_total_ = 0, blocked_total_ = 0, timed_out_total_ = 0, refused_total_ = 0;
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
-// collab-stream's service: plugs live streaming: ingest and the LL-HLS packager arrive with the streaming issue. Until then the daemon has only the
-// common skeleton (health route, control socket, reload, drain).
+// collab-stream's service: RTMP ingest (lib/stream/rtmp_server.hpp) feeding one in-memory LL-HLS
+// packager per stream (lib/stream/packager.hpp), served over the daemon's HTTP listener with
+// blocking playlist reload, plus the stream.* control verbs and Prometheus metrics.
+// Deliberately not here (yet): SRT/WHIP/file ingest, transcoding, recording, viewer tokens.
 #pragma once
 
 #include <memory>

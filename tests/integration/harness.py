@@ -91,6 +91,8 @@ class Env:
             overrides += ["-o", f"{d}.listen=127.0.0.1:0"]
         # collab-sfu's WebRTC ports default to a fixed port; tests run in parallel.
         overrides += ["-o", "sfu.rtc_udp_listen=127.0.0.1:0", "-o", "sfu.rtc_tcp_listen=127.0.0.1:0"]
+        # ...and so does collab-stream's RTMP ingest.
+        overrides += ["-o", "stream.rtmp_listen=127.0.0.1:0"]
         for e in extra:
             overrides += ["-o", e]
         r = self.admin(*overrides, "init", "--state-dir", os.path.join(self.dir, "state"),

@@ -1,0 +1,247 @@
+#include "lib/stream/srt_ingest.hpp"
+
+extern "C" {
+#include <libavformat/avformat.h>
+#include <libavutil/mathematics.h>
+}
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "lib/base/log.hpp"
+#include "lib/stream/annexb.hpp"
+
+namespace collab::stream {
+
+namespace {
+
+// Packets waiting for the loop; beyond this the loop is not keeping up and packets are dropped.
+constexpr size_t kMaxQueuedBytes = 64u << 20;
+
+struct Event {
+  enum class Kind { kStart, kVideo, kAudio, kEnd } kind = Kind::kStart;
+  uint64_t session = 0;
+  int64_t dts_ms = 0;
+  int32_t cts_ms = 0;
+  bool key = false;
+  std::string data;
+};
+
+void Put24(std::string& o, int32_t v) {
+  o.push_back(static_cast<char>(v >> 16));
+  o.push_back(static_cast<char>(v >> 8));
+  o.push_back(static_cast<char>(v));
+}
+
+}  // namespace
+
+struct SrtIngest::Impl {
+  uv_loop_t* loop = nullptr;
+  SrtIngestOptions options;
+  RtmpServer::Handlers handlers;
+  uv_async_t* async = nullptr;
+  std::thread worker;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> drop_session{0};  // the worker ends this session at its next packet
+
+  std::mutex mu;
+  std::deque<Event> queue;
+  size_t queued_bytes = 0;
+  bool overflow_logged = false;
+
+  // Loop side, per session.
+  uint64_t live_session = 0;  // accepted by the owner
+  std::string sps, pps, asc;
+
+  std::string Url() const {
+    std::string h = options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
+    return "srt://" + h + ":" + std::to_string(options.port);
+  }
+
+  void Post(Event e) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (queued_bytes + e.data.size() > kMaxQueuedBytes && e.kind != Event::Kind::kEnd &&
+          e.kind != Event::Kind::kStart) {
+        if (!overflow_logged) LOG_WARN("srt: the loop is not keeping up; dropping packets");
+        overflow_logged = true;
+        return;
+      }
+      queued_bytes += e.data.size();
+      queue.push_back(std::move(e));
+    }
+    uv_async_send(async);
+  }
+
+  void Run() {
+    uint64_t session = 0;
+    bool logged_error = false;
+    while (!stop) {
+      AVFormatContext* ic = avformat_alloc_context();
+      ic->interrupt_callback.callback = [](void* o) { return static_cast<Impl*>(o)->stop.load() ? 1 : 0; };
+      ic->interrupt_callback.opaque = this;
+      AVDictionary* opts = nullptr;
+      av_dict_set(&opts, "mode", "listener", 0);
+      if (!options.passphrase.empty()) av_dict_set(&opts, "passphrase", options.passphrase.c_str(), 0);
+      int rc = avformat_open_input(&ic, Url().c_str(), av_find_input_format("mpegts"), &opts);
+      av_dict_free(&opts);
+      if (rc < 0) {
+        if (stop) break;
+        if (!logged_error) {
+          char err[128];
+          av_strerror(rc, err, sizeof err);
+          LOG_WARN("srt: %s: %s", Url().c_str(), err);
+          logged_error = true;
+        }
+        for (int i = 0; i < 10 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
+      logged_error = false;
+      ++session;
+      Post(Event{Event::Kind::kStart, session});
+      AVPacket* pkt = av_packet_alloc();
+      while (!stop && drop_session.load() != session) {
+        if (av_read_frame(ic, pkt) < 0) break;
+        const AVStream* st = ic->streams[pkt->stream_index];
+        AVCodecID codec = st->codecpar->codec_id;
+        if ((codec == AV_CODEC_ID_H264 || codec == AV_CODEC_ID_AAC) && pkt->size > 0) {
+          int64_t dts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+          int64_t pts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : dts;
+          if (dts != AV_NOPTS_VALUE) {
+            Event e;
+            e.kind = codec == AV_CODEC_ID_H264 ? Event::Kind::kVideo : Event::Kind::kAudio;
+            e.session = session;
+            e.dts_ms = av_rescale_q(dts, st->time_base, AVRational{1, 1000});
+            e.cts_ms = static_cast<int32_t>(av_rescale_q(pts - dts, st->time_base, AVRational{1, 1000}));
+            e.key = pkt->flags & AV_PKT_FLAG_KEY;
+            e.data.assign(reinterpret_cast<const char*>(pkt->data), static_cast<size_t>(pkt->size));
+            Post(std::move(e));
+          }
+        }
+        av_packet_unref(pkt);
+      }
+      av_packet_free(&pkt);
+      avformat_close_input(&ic);
+      Post(Event{Event::Kind::kEnd, session});
+    }
+  }
+
+  // ---- loop side
+
+  void Drain() {
+    std::deque<Event> batch;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      batch.swap(queue);
+      queued_bytes = 0;
+      overflow_logged = false;
+    }
+    for (Event& e : batch) Handle(e);
+  }
+
+  uint64_t Conn(uint64_t session) const { return kSrtConnectionBase + session; }
+
+  void Media(uint8_t type, int64_t ts, std::string payload) {
+    RtmpMedia m;
+    m.type = type;
+    m.timestamp_ms = static_cast<uint32_t>(ts);
+    m.payload = payload;
+    if (handlers.on_media) handlers.on_media(Conn(live_session), m);
+  }
+
+  void Handle(Event& e) {
+    if (e.kind == Event::Kind::kStart) {
+      RtmpPublishRequest req;
+      req.app = "srt";
+      req.name = options.stream_name;
+      RtmpPublishDecision d = handlers.on_publish ? handlers.on_publish(Conn(e.session), "srt", req) : RtmpPublishDecision{};
+      if (!d.ok) {
+        LOG_NOTICE("srt: caller refused: %s", d.description.c_str());
+        drop_session = e.session;
+        return;
+      }
+      live_session = e.session;
+      sps.clear();
+      pps.clear();
+      asc.clear();
+      return;
+    }
+    if (e.session != live_session || live_session == 0) return;
+    if (e.kind == Event::Kind::kEnd) {
+      live_session = 0;
+      if (handlers.on_end) handlers.on_end(Conn(e.session));
+      return;
+    }
+    if (e.kind == Event::Kind::kVideo) {
+      AnnexBAccessUnit au = ConvertAnnexB(e.data);
+      if ((!au.sps.empty() && au.sps != sps) || (!au.pps.empty() && au.pps != pps)) {
+        if (!au.sps.empty()) sps = au.sps;
+        if (!au.pps.empty()) pps = au.pps;
+        auto avcc = MakeAvcC(sps, pps);
+        if (avcc.ok()) Media(9, e.dts_ms, std::string("\x17\x00\x00\x00\x00", 5) + *avcc);
+      }
+      if (au.avcc.empty()) return;
+      std::string tag;
+      tag.push_back((e.key || au.idr) ? 0x17 : 0x27);
+      tag.push_back(1);
+      Put24(tag, e.cts_ms);
+      tag += au.avcc;
+      Media(9, e.dts_ms, std::move(tag));
+      return;
+    }
+    std::vector<AdtsFrame> frames;
+    auto st = SplitAdts(e.data, frames);
+    if (!st.ok()) LOG_DEBUG("srt: %s", st.error().message.c_str());
+    for (size_t i = 0; i < frames.size(); ++i) {
+      if (frames[i].asc != asc) {
+        asc = frames[i].asc;
+        Media(8, e.dts_ms, std::string("\xaf\x00", 2) + asc);
+      }
+      int64_t ts = e.dts_ms + static_cast<int64_t>(i) * 1024 * 1000 / frames[i].sample_rate;
+      Media(8, ts, std::string("\xaf\x01", 2) + std::string(frames[i].data));
+    }
+  }
+};
+
+SrtIngest::SrtIngest(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+base::Result<std::unique_ptr<SrtIngest>> SrtIngest::Start(uv_loop_t* loop, const SrtIngestOptions& options,
+                                                          RtmpServer::Handlers handlers) {
+  if (options.port <= 0 || options.port > 65535)
+    return base::MakeError(base::kExitConfig, "srt listen address needs a fixed port");
+  avformat_network_init();
+  auto impl = std::make_unique<Impl>();
+  impl->loop = loop;
+  impl->options = options;
+  impl->handlers = std::move(handlers);
+  impl->async = new uv_async_t;
+  uv_async_init(loop, impl->async, [](uv_async_t* a) { static_cast<Impl*>(a->data)->Drain(); });
+  impl->async->data = impl.get();
+  Impl* raw = impl.get();
+  impl->worker = std::thread([raw] { raw->Run(); });
+  return std::unique_ptr<SrtIngest>(new SrtIngest(std::move(impl)));
+}
+
+SrtIngest::~SrtIngest() {
+  impl_->stop = true;
+  if (impl_->worker.joinable()) impl_->worker.join();
+  // What the worker posted last (the end of a session) still reaches the owner.
+  impl_->Drain();
+  uv_close(reinterpret_cast<uv_handle_t*>(impl_->async), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+}
+
+std::string SrtIngest::address() const {
+  std::string h = impl_->options.host.find(':') != std::string::npos ? "[" + impl_->options.host + "]" : impl_->options.host;
+  return h + ":" + std::to_string(impl_->options.port);
+}
+
+bool SrtIngest::Disconnect(uint64_t conn) {
+  if (impl_->live_session == 0 || conn != impl_->Conn(impl_->live_session)) return false;
+  impl_->drop_session = impl_->live_session;
+  return true;
+}
+
+}  // namespace collab::stream
