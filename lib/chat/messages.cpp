@@ -23,7 +23,6 @@ std::string PendingKey(std::string_view room, uint64_t seq) {
   return k;
 }
 
-Chat::ApiError NoRoom(std::string_view id) { return {404, "not_found", "no such room: " + std::string(id)}; }
 
 }  // namespace
 

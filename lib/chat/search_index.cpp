@@ -309,7 +309,7 @@ struct TermLists {
   };
 };
 
-Status Damaged(const std::string& what) {
+base::Error Damaged(const std::string& what) {
   return MakeError(base::kExitDataErr, "search index: damaged " + what + " (rebuild it by removing its column family)");
 }
 
