@@ -228,6 +228,12 @@ Status Chat::Load() {
     }
   }
   COLLAB_TRY(LoadFiles());
+  {
+    int64_t ts = base::MonotonicMs();
+    COLLAB_ASSIGN_OR_RETURN(search_, SearchIndex::Open(*db_));
+    LOG_INFO("search index ready in %lld ms: %s", static_cast<long long>(base::MonotonicMs() - ts),
+             search_->Stats().Dump().c_str());
+  }
   COLLAB_TRY(LoadHooks());
   COLLAB_TRY(LoadHelpdesk());
   {

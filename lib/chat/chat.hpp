@@ -32,6 +32,7 @@
 #include "lib/base/result.hpp"
 #include "lib/chat/ldap.hpp"
 #include "lib/chat/model.hpp"
+#include "lib/chat/search_index.hpp"
 
 namespace collab::config { class Config; }
 namespace collab::http {
@@ -241,6 +242,9 @@ class Chat {
   void HelpdeskOnMessage(const Room& r, const Message& m);
   base::Json HelpdeskStats(const std::string& desk) const;
 
+  // search: the newest matches among the rooms the user may read (members' rooms and public ones)
+  void Search(const User& u, SearchIndex::Query q, Reply done);
+
   // retention (retention.cpp)
   // as_of_ms: pretend it is that moment (previews such as "what goes at the end of the year");
   // 0 = now.
@@ -322,6 +326,7 @@ class Chat {
   std::string last_retention_day_;
   uv_timer_t* tick_ = nullptr;
   std::shared_ptr<HttpApi> api_;
+  std::unique_ptr<SearchIndex> search_;
 };
 
 }  // namespace collab::chat

@@ -537,6 +537,25 @@ void HttpApi::Register(http::Server& http) {
                  c_.Download(*c.user, *r, req.params.at("file"), thumb, respond);
                }));
   }
+  http.Route("GET", "/api/v1/search", Authed([this](const Request& req, const Caller& c, Responder respond) {
+    SearchIndex::Query q;
+    q.text = req.QueryParam("q");
+    if (q.text.empty()) return Fail(respond, 400, "bad_request", "q (the text to find) is required");
+    std::string room = req.QueryParam("room");
+    if (!room.empty()) q.rooms.push_back(room);
+    q.user = NormalizeUserId(req.QueryParam("user"));
+    for (auto [name, out] : {std::pair{"from", &q.from_ms}, std::pair{"to", &q.to_ms}}) {
+      std::string v = req.QueryParam(name);
+      uint64_t n = 0;
+      if (!v.empty() && !ParseSeq(v, &n)) return Fail(respond, 400, "bad_request", std::string(name) + " must be a time in ms");
+      *out = static_cast<int64_t>(n);
+    }
+    std::string l = req.QueryParam("limit");
+    uint64_t limit = 20;
+    if (!l.empty() && (!ParseSeq(l, &limit) || limit > 100)) return Fail(respond, 400, "bad_request", "limit must be 0..100");
+    q.limit = static_cast<size_t>(limit);
+    c_.Search(*c.user, std::move(q), [respond](int status, Json b) { Send(respond, status, std::move(b)); });
+  }));
   http.Route("GET", "/api/v1/rooms/{id}/pins", Authed([this](const Request& req, const Caller& c, Responder respond) {
     Room* r = VisibleRoom(req, c, respond);
     if (!r) return;

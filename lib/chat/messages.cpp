@@ -367,10 +367,12 @@ void Chat::Post(const User& u, PostRequest req, Reply done) {
   me.read_seq = m.seq;
   b.Put(kCfMembers, MemberKey(r.id, u.id), me.ToStored().Dump());
 
+  uint64_t ticket = search_ ? search_->IndexMessage(m, b) : 0;
   pending_posts_[pkey].push_back(std::move(done));
   std::string room_id = r.id;
   int64_t started = base::MonotonicMs();
-  WriteDurable(std::move(b), [this, room_id, m = std::move(m), pkey, started](Status st) mutable {
+  WriteDurable(std::move(b), [this, room_id, m = std::move(m), pkey, started, ticket](Status st) mutable {
+    if (search_) search_->Committed(ticket, st.ok());
     auto waiters = std::move(pending_posts_[pkey]);
     pending_posts_.erase(pkey);
     Room* rr = FindRoom(room_id);
@@ -410,6 +412,41 @@ void Chat::Post(const User& u, PostRequest req, Reply done) {
     HelpdeskOnMessage(*rr, m);
     for (auto& w : waiters) w(201, body);
   });
+}
+
+void Chat::Search(const User& u, SearchIndex::Query q, Reply done) {
+  auto fail = [&](int status, const char* code, std::string message) {
+    done(status, Json::Obj({{"code", code}, {"message", std::move(message)}}));
+  };
+  if (!search_) return fail(503, "unavailable", "search is not available");
+  // Readable: rooms the user is in, plus public and announcement rooms.
+  std::vector<std::string> wanted = std::move(q.rooms);
+  q.rooms.clear();
+  auto readable = [&](const Room& r) { return CanSee(r, u); };
+  if (!wanted.empty()) {
+    for (const auto& id : wanted) {
+      const Room* r = FindRoom(id);
+      if (!r || !readable(*r)) return fail(404, "not_found", "no such room: " + id);
+      q.rooms.push_back(id);
+    }
+  } else {
+    for (const auto& [id, r] : rooms_)
+      if (readable(r)) q.rooms.push_back(id);
+  }
+  auto res = search_->Search(q);
+  if (!res) return fail(res.error().code == base::kExitDataErr ? 400 : 503,
+                        res.error().code == base::kExitDataErr ? "bad_request" : "unavailable", res.error().message);
+  Json hits = Json::MakeArray();
+  for (const auto& h : res->hits) {
+    Room* r = FindRoom(h.room);
+    if (!r) continue;
+    auto m = LoadMessage(*r, h.seq);
+    if (!std::holds_alternative<Message>(m)) continue;
+    const Message& msg = std::get<Message>(m);
+    hits.Push(Json::Obj({{"room", Json::Obj({{"id", r->id}, {"name", r->name}, {"kind", RoomKindName(r->kind)}})},
+                         {"message", msg.ToClient(ReplyCount(*r, msg.seq), false)}}));
+  }
+  done(200, Json::Obj({{"total", res->total}, {"hits", std::move(hits)}}));
 }
 
 void Chat::Notify(const Room& r, const Message& m) {
@@ -518,6 +555,7 @@ void Chat::UpdateMessage(Room& r, uint64_t seq, std::function<std::optional<ApiE
   auto loaded = LoadMessage(r, seq);
   if (std::holds_alternative<ApiError>(loaded)) return fail(std::get<ApiError>(loaded));
   Message m = std::get<Message>(loaded);
+  const Message before = m;
   bool was_pinned = m.pinned;
   if (auto e = change(m)) return fail(*e);
   m.update_seq = ++r.last_seq;
@@ -530,12 +568,14 @@ void Chat::UpdateMessage(Room& r, uint64_t seq, std::function<std::optional<ApiE
     if (m.pinned) b.Put(kCfPins, MessageKey(r.id, seq), "");
     else b.Delete(kCfPins, MessageKey(r.id, seq));
   }
+  uint64_t ticket = search_ ? search_->UpdateMessage(before, m, b) : 0;
   std::string pk = PendingKey(r.id, seq);
   auto& pend = pending_messages_[pk];
   pend.first = m;
   ++pend.second;
   std::string room_id = r.id;
-  WriteDurable(std::move(b), [this, room_id, pk, m, done = std::move(done)](Status st) {
+  WriteDurable(std::move(b), [this, room_id, pk, m, ticket, done = std::move(done)](Status st) {
+    if (search_) search_->Committed(ticket, st.ok());
     auto p = pending_messages_.find(pk);
     if (p != pending_messages_.end() && --p->second.second == 0) pending_messages_.erase(p);
     Room* rr = FindRoom(room_id);

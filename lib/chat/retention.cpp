@@ -58,7 +58,9 @@ Json Chat::ApplyRetention(bool dry_run, const std::string& actor, int64_t as_of_
     if (!dry_run) {
       // Update events up to the newest deleted message are history nobody can resume into.
       b.DeleteRange(kCfEvents, EventKey(id, 0), EventKey(id, last_deleted + 1));
+      uint64_t ticket = search_ ? search_->RemoveMessages(id, deleted, b) : 0;
       auto st = db_->Write(std::move(b), true);
+      if (search_) search_->Committed(ticket, st.ok());
       if (!st.ok()) {
         LOG_ERROR("retention of room %s failed: %s", id.c_str(), st.error().message.c_str());
         ++failed_rooms;

@@ -104,8 +104,10 @@ class SearchIndex {
   // above 1000 or from_ms > to_ms; kExitIoErr when the store fails.
   base::Result<Result> Search(const Query& q);
 
-  // {"docs", "docs_removed", "tail_docs", "tail_terms", "segments", "pending_tickets",
-  //  "memory_bytes", "disk_bytes"}
+  // {"docs" (searchable), "docs_removed" (ids used by edited-away, deleted, failed or pending
+  //  documents), "tail_docs", "tail_terms", "segments" (flushes since the last Compact; after a
+  //  reopen, flushes ever), "pending_tickets", "memory_bytes" (estimate), "disk_bytes" (SST bytes
+  //  of the search family)}
   base::Json Stats();
 
   static constexpr size_t kMaxQueryChars = 256;

@@ -26,6 +26,7 @@ ROUTES = [
     ("GET", "/api/v1/users/{user}", None),
     ("GET", "/api/v1/rooms", None),
     ("GET", "/api/v1/rooms/public", None),
+    ("GET", "/api/v1/search", None),
     ("POST", "/api/v1/rooms", {"name": "new", "kind": "public"}),
     ("POST", "/api/v1/dms", {"users": ["{user}"]}),
     ("GET", "/api/v1/rooms/{id}", None),

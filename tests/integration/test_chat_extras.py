@@ -160,6 +160,38 @@ class Webhooks(unittest.TestCase):
         self.assertTrue(self.c.alive())
 
 
+class Search(unittest.TestCase):
+    def test_japanese_search_only_in_readable_rooms(self):
+        c = ChatEnv(self)
+        u = c.users("tanaka", "sato", "outsider")
+        secret = c.room("人事", "private", "tanaka", ["sato"])["id"]
+        open_room = c.room("全体", "public", "tanaka", ["sato", "outsider"])["id"]
+        u["tanaka"].send(secret, "来週の人事異動について相談します")
+        u["sato"].send(open_room, "東京都の会議室は予約済みです")
+        u["tanaka"].send(open_room, "Meeting Room B is BOOKED")
+        first = u["sato"].send(open_room, "会議の資料を共有します").json
+        q = urllib.parse.quote
+        r = u["sato"].get("/api/v1/search?q=" + q("会議"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["total"], 2)
+        self.assertEqual(r.json["hits"][0]["message"]["seq"], first["seq"])  # newest first
+        self.assertEqual(r.json["hits"][0]["room"]["name"], "全体")
+        # Substring semantics: "京東" is not in "東京都".
+        self.assertEqual(u["sato"].get("/api/v1/search?q=" + q("京東")).json["total"], 0)
+        self.assertEqual(u["sato"].get("/api/v1/search?q=booked").json["total"], 1)  # ASCII case-insensitive
+        self.assertEqual(u["sato"].get("/api/v1/search?q=" + q("人事異動")).json["total"], 1)
+        # The outsider never sees the private room's text, and may not name the room.
+        self.assertEqual(u["outsider"].get("/api/v1/search?q=" + q("人事異動")).json["total"], 0)
+        self.assertEqual(u["outsider"].get(f"/api/v1/search?q=x&room={secret}").status, 404)
+        # Filters: author and room.
+        self.assertEqual(u["sato"].get("/api/v1/search?q=" + q("会議") + "&user=tanaka").json["total"], 0)
+        self.assertEqual(u["sato"].get("/api/v1/search?q=" + q("会議") + f"&room={secret}").json["total"], 0)
+        # Edits and deletes keep the index exact.
+        u["sato"].call("PATCH", f"/api/v1/rooms/{open_room}/messages/{first['seq']}", {"text": "資料を共有します"})
+        self.assertEqual(u["sato"].get("/api/v1/search?q=" + q("会議")).json["total"], 1)
+        self.assertEqual(u["sato"].get("/api/v1/search?q=").status, 400)
+
+
 class Helpdesk(unittest.TestCase):
     def test_request_goes_from_open_to_resolved(self):
         c = ChatEnv(self)
