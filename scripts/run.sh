@@ -55,10 +55,20 @@ url() {  # first HTTP listener of a daemon, as a URL
   "${admin[@]}" --json status "$1" | sed -n 's/.*"kind":"http","address":"\([^"]*\)","tls":\([a-z]*\).*/\2 \1/p' |
     { read -r tls addr; [ "$tls" = true ] && echo "https://$addr/" || echo "http://$addr/"; }
 }
+# A first administrator account for the web app, once: its password is kept (mode 0600) in
+# ./var/admin-password so a later `make run` can show where to find it.
+pwfile="$var/admin-password"
+if [ ! -s "$pwfile" ] && ! "${admin[@]}" user show admin >/dev/null 2>&1; then
+  (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$pwfile")
+  if ! "${admin[@]}" user add admin --name Administrator --role admin --password-stdin < "$pwfile" >/dev/null; then
+    echo "collab: could not create the first admin account" >&2
+    rm -f "$pwfile"
+  fi
+fi
 cat <<MSG
 
 collab is running (development configuration: $conf)
-  chat and web app   $(url chatd)
+  chat and web app   $(url chatd)chat/  (log in as admin, password in $pwfile)
   meetings (sfu)     $(url sfu)echo  (WebRTC self-test: your camera, sent back)
   live streaming     $(url stream)
   admin              $bin/collab-admin -c $conf status

@@ -20,7 +20,7 @@ class MakeRun(unittest.TestCase):
         self.addCleanup(shutil.rmtree, var, True)
         env = dict(os.environ, COLLAB_BIN_DIR=BIN_DIR, COLLAB_VAR_DIR=var,
                    COLLAB_RUN_INIT_ARGS="-o chatd.listen=127.0.0.1:0 -o sfu.listen=127.0.0.1:0 -o stream.listen=127.0.0.1:0 "
-                   "-o sfu.rtc_udp_listen=127.0.0.1:0 -o sfu.rtc_tcp_listen=127.0.0.1:0")
+                   "-o sfu.rtc_udp_listen=127.0.0.1:0 -o sfu.rtc_tcp_listen=127.0.0.1:0 -o stream.rtmp_listen=127.0.0.1:0")
         proc = subprocess.Popen([os.path.join(SOURCE_DIR, "scripts", "run.sh")], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
         self.addCleanup(lambda: proc.poll() is None and os.killpg(proc.pid, signal.SIGKILL))
@@ -37,6 +37,16 @@ class MakeRun(unittest.TestCase):
             self.assertIn(b"<html", r.read().lower())
         self.assertTrue(os.path.exists(os.path.join(var, "collab.toml")))
         self.assertEqual(os.stat(os.path.join(var, "token.key")).st_mode & 0o777, 0o600)
+        # The first administrator can log in to the web app with the password make run kept.
+        pwfile = os.path.join(var, "admin-password")
+        self.assertEqual(os.stat(pwfile).st_mode & 0o777, 0o600)
+        with open(pwfile) as f:
+            password = f.read().strip()
+        req = urllib.request.Request(urls[0] + "api/v1/login", method="POST",
+                                     data=json.dumps({"username": "admin", "password": password}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            self.assertEqual(json.loads(r.read())["user"]["role"], "admin")
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
         self.assertEqual(proc.wait(timeout=60), 0, "".join(out))
         reader.join(timeout=10)
