@@ -221,6 +221,36 @@ int main(int argc, char** argv) {
       ->type_name("WHEN");
   audit_cmd->callback([&] { action = [&] { return admin::AuditList(g, audit_limit, audit_since); }; });
 
+  // webhook add|list|remove
+  auto* hook_cmd = app.add_subcommand("webhook", "incoming webhooks that post into a room");
+  hook_cmd->require_subcommand(1);
+  std::string hook_room, hook_name, hook_user, hook_id;
+  auto* hadd_cmd = hook_cmd->add_subcommand("add", "add a webhook and print its secret URL");
+  hadd_cmd->add_option("room", hook_room, "room id or name")->required();
+  hadd_cmd->add_option("--name", hook_name, "name shown for its posts")->type_name("NAME")->required();
+  hadd_cmd->add_option("--user", hook_user, "post as this existing account (default: a new bot account)")
+      ->type_name("ID");
+  hadd_cmd->callback([&] { action = [&] { return admin::WebhookAdd(g, hook_room, hook_name, hook_user); }; });
+  hook_cmd->add_subcommand("list", "list webhooks")->callback([&] { action = [&] { return admin::WebhookList(g); }; });
+  auto* hrm_cmd = hook_cmd->add_subcommand("remove", "remove a webhook; its URL stops working");
+  hrm_cmd->add_option("id", hook_id, "webhook id")->required();
+  hrm_cmd->callback([&] { action = [&] { return admin::WebhookRemove(g, hook_id); }; });
+
+  // helpdesk add|list|stats
+  auto* desk_cmd = app.add_subcommand("helpdesk", "IT helpdesks (Ask IT) and their figures");
+  desk_cmd->require_subcommand(1);
+  std::string desk_id, desk_name;
+  std::vector<std::string> desk_agents;
+  auto* dadd_cmd = desk_cmd->add_subcommand("add", "create a desk or replace its name and agents");
+  dadd_cmd->add_option("id", desk_id, "desk id, e.g. it")->required();
+  dadd_cmd->add_option("--name", desk_name, "name staff see")->type_name("NAME");
+  dadd_cmd->add_option("--agent", desk_agents, "an agent (repeatable)")->type_name("ID")->required()->allow_extra_args(false);
+  dadd_cmd->callback([&] { action = [&] { return admin::HelpdeskAdd(g, desk_id, desk_name, desk_agents); }; });
+  desk_cmd->add_subcommand("list", "list desks")->callback([&] { action = [&] { return admin::HelpdeskList(g); }; });
+  auto* dstats_cmd = desk_cmd->add_subcommand("stats", "open/claimed/resolved counts and response times");
+  dstats_cmd->add_option("desk", desk_id, "one desk (default: all)");
+  dstats_cmd->callback([&] { action = [&] { return admin::HelpdeskStats(g, desk_id); }; });
+
   // token
   admin::TokenOptions tok;
   auto* token_cmd =
@@ -241,9 +271,9 @@ int main(int argc, char** argv) {
   complete_cmd->callback([&] { action = [&] { return admin::Complete(g, complete_kind); }; });
 
   for (auto* sub : {init_cmd, config_cmd, status_cmd, reload_cmd, cert_cmd, user_cmd, room_cmd, ret_cmd, backup_cmd,
-                    restore_cmd, audit_cmd, token_cmd, complete_cmd})
+                    restore_cmd, audit_cmd, hook_cmd, desk_cmd, token_cmd, complete_cmd})
     sub->fallthrough();
-  for (auto* area : {config_cmd, cert_cmd, user_cmd, room_cmd, ret_cmd})
+  for (auto* area : {config_cmd, cert_cmd, user_cmd, room_cmd, ret_cmd, hook_cmd, desk_cmd})
     for (auto* sub : area->get_subcommands({})) sub->fallthrough();
 
   try {

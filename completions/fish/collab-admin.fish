@@ -31,7 +31,7 @@ function __collab_admin_words
         switch $t
             case -c --config -o --option --state-dir --run-dir --web-dir --key-file --dir --cn --cert --key \
                 --name --department --email --role --ttl --kind --owner --member --topic --retention-days \
-                --file-retention-days --read-only --mass-mention-role --as-of --limit --since --user --scope
+                --file-retention-days --read-only --mass-mention-role --as-of --limit --since --user --scope --agent
                 set skip 1
             case '-*'
             case '*'
@@ -85,7 +85,7 @@ complete -c collab-admin -n __collab_admin_no_area -l version -d 'Print the vers
 complete -c collab-admin -n __collab_admin_no_area -s h -l help -d 'Print a summary of the options and areas and exit'
 
 # Areas.
-complete -c collab-admin -n __collab_admin_no_area -a '(__collab_admin_values areas init config status reload cert user room retention backup restore audit token)'
+complete -c collab-admin -n __collab_admin_no_area -a '(__collab_admin_values areas init config status reload cert user room retention backup restore audit webhook helpdesk token)'
 
 # init [--state-dir DIR] [--run-dir DIR] [--web-dir DIR] [--key-file FILE] [--force]
 complete -c collab-admin -n '__collab_admin_at init' -l state-dir -x -a '(__fish_complete_directories)' -d 'Set paths.state_dir'
@@ -153,6 +153,16 @@ complete -c collab-admin -n '__collab_admin_at room set' -l retention-days -x -d
 complete -c collab-admin -n '__collab_admin_at room set' -l file-retention-days -x -d 'Days attachments are kept'
 complete -c collab-admin -n '__collab_admin_at room set' -l read-only -x -a 'true false' -d 'Only moderators post'
 complete -c collab-admin -n '__collab_admin_at room set' -l mass-mention-role -x -a 'member moderator owner' -d 'Lowest role that may use @all'
+
+# webhook add ROOM --name NAME [--user ID] | list | remove ID
+complete -c collab-admin -n '__collab_admin_at -n 0 webhook' -a '(__collab_admin_values verbs:webhook add list remove)'
+complete -c collab-admin -n '__collab_admin_at webhook add' -l name -x -d 'Name shown for its posts'
+complete -c collab-admin -n '__collab_admin_at webhook add' -l user -x -a '(__collab_admin_users)' -d 'Post as this account'
+
+# helpdesk add ID [--name NAME] --agent ID... | list | stats [DESK]
+complete -c collab-admin -n '__collab_admin_at -n 0 helpdesk' -a '(__collab_admin_values verbs:helpdesk add list stats)'
+complete -c collab-admin -n '__collab_admin_at helpdesk add' -l name -x -d 'Name staff see'
+complete -c collab-admin -n '__collab_admin_at helpdesk add' -l agent -x -a '(__collab_admin_users)' -d 'An agent (repeatable)'
 
 # retention apply [--dry-run] [--as-of DATE]
 complete -c collab-admin -n '__collab_admin_at -n 0 retention' -a '(__collab_admin_values verbs:retention apply)'

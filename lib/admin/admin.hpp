@@ -88,6 +88,13 @@ int RoomSet(const GlobalOptions& g, const RoomSetOptions& o);
 int RetentionApply(const GlobalOptions& g, bool dry_run, const std::string& as_of);
 // limit 0: the daemon's default; since: "" or a duration (24h, 7d) or a date.
 int AuditList(const GlobalOptions& g, int64_t limit, const std::string& since);
+int WebhookAdd(const GlobalOptions& g, const std::string& room, const std::string& name, const std::string& user);
+int WebhookList(const GlobalOptions& g);
+int WebhookRemove(const GlobalOptions& g, const std::string& id);
+int HelpdeskAdd(const GlobalOptions& g, const std::string& id, const std::string& name,
+                const std::vector<std::string>& agents);
+int HelpdeskList(const GlobalOptions& g);
+int HelpdeskStats(const GlobalOptions& g, const std::string& desk);
 
 // backup.cpp: online backup of the chat database into a new directory, and restore into a stopped
 // daemon's state directory.

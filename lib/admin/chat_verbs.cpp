@@ -547,3 +547,124 @@ int AuditList(const GlobalOptions& g, int64_t limit, const std::string& since) {
 }
 
 }  // namespace collab::admin
+
+namespace collab::admin {
+
+// ---- webhooks, helpdesk ----
+
+int WebhookAdd(const GlobalOptions& g, const std::string& room, const std::string& name, const std::string& user) {
+  int rc;
+  auto id = ResolveRoom(g, room, &rc);
+  if (!id.ok()) return rc;
+  Json args = Json::Obj({{"room", *id}, {"name", name}});
+  if (!user.empty()) args.Set("user", user);
+  auto r = Chat(g, "webhook.add", args, &rc);
+  if (!r.ok()) return rc;
+  // The URL scripts post to, on the address collab-chatd listens on (behind a proxy, use its name).
+  auto cfg = LoadConfig(g);
+  std::string url = Str(*r, "path");
+  if (cfg.ok()) {
+    std::string listen = cfg->GetString("chatd.listen");
+    std::string scheme = cfg->GetPath("chatd.tls_cert").empty() ? "http://" : "https://";
+    url = scheme + listen + url;
+  }
+  if (g.json) {
+    Json out = *r;
+    out.Set("url", url);
+    PrintJson(out);
+  } else {
+    std::printf("webhook %s posts into %s as %s\nURL (keep it secret: it is the password): %s\n", Str(*r, "id").c_str(),
+                id->c_str(), Str(*r, "user").c_str(), url.c_str());
+  }
+  return 0;
+}
+
+int WebhookList(const GlobalOptions& g) {
+  int rc;
+  auto r = Chat(g, "webhook.list", Json::MakeObject(), &rc);
+  if (!r.ok()) return rc;
+  const Json* hooks = r->Find("hooks");
+  if (g.json) {
+    if (hooks)
+      for (const Json& h : hooks->as_array()) PrintJson(h);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  if (hooks)
+    for (const Json& h : hooks->as_array())
+      rows.push_back({Str(h, "id"), Str(h, "name"), Str(h, "room_name"), Str(h, "user"), LocalTime(h.GetInt("created_at"))});
+  PrintTable(stdout, {"ID", "NAME", "ROOM", "POSTS AS", "CREATED"}, rows);
+  return 0;
+}
+
+int WebhookRemove(const GlobalOptions& g, const std::string& id) {
+  int rc;
+  auto r = Chat(g, "webhook.remove", Json::Obj({{"id", id}}), &rc);
+  if (!r.ok()) return rc;
+  if (g.json) PrintJson(*r);
+  else std::printf("webhook %s removed\n", id.c_str());
+  return 0;
+}
+
+int HelpdeskAdd(const GlobalOptions& g, const std::string& id, const std::string& name,
+                const std::vector<std::string>& agents) {
+  Json a = Json::MakeArray();
+  for (const auto& x : agents) a.Push(x);
+  Json args = Json::Obj({{"id", id}, {"agents", std::move(a)}});
+  if (!name.empty()) args.Set("name", name);
+  int rc;
+  auto r = Chat(g, "helpdesk.add", args, &rc);
+  if (!r.ok()) return rc;
+  if (g.json) PrintJson(*r);
+  else std::printf("helpdesk %s (%s): %zu agents\n", Str(*r, "id").c_str(), Str(*r, "name").c_str(), agents.size());
+  return 0;
+}
+
+int HelpdeskList(const GlobalOptions& g) {
+  int rc;
+  auto r = Chat(g, "helpdesk.list", Json::MakeObject(), &rc);
+  if (!r.ok()) return rc;
+  const Json* desks = r->Find("desks");
+  if (g.json) {
+    if (desks)
+      for (const Json& d : desks->as_array()) PrintJson(d);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  if (desks)
+    for (const Json& d : desks->as_array()) {
+      std::string agents;
+      if (const Json* a = d.Find("agents"))
+        for (const Json& x : a->as_array()) agents += (agents.empty() ? "" : ",") + x.as_string();
+      rows.push_back({Str(d, "id"), Str(d, "name"), agents});
+    }
+  PrintTable(stdout, {"ID", "NAME", "AGENTS"}, rows);
+  return 0;
+}
+
+int HelpdeskStats(const GlobalOptions& g, const std::string& desk) {
+  Json args = Json::MakeObject();
+  if (!desk.empty()) args.Set("desk", desk);
+  int rc;
+  auto r = Chat(g, "helpdesk.stats", args, &rc);
+  if (!r.ok()) return rc;
+  if (g.json) {
+    PrintJson(*r);
+    return 0;
+  }
+  auto times = [&](const char* k) {
+    const Json* t = r->Find(k);
+    if (!t || t->GetInt("count") == 0) return std::string("-");
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "median %llds, 90%% within %llds (%lld requests)",
+                  static_cast<long long>(t->GetInt("median_s")), static_cast<long long>(t->GetInt("p90_s")),
+                  static_cast<long long>(t->GetInt("count")));
+    return std::string(buf);
+  };
+  std::printf("open %lld, claimed %lld, resolved %lld\nfirst response: %s\nresolution:     %s\n",
+              static_cast<long long>(r->GetInt("open")), static_cast<long long>(r->GetInt("claimed")),
+              static_cast<long long>(r->GetInt("resolved")), times("first_response").c_str(), times("resolution").c_str());
+  return 0;
+}
+
+}  // namespace collab::admin
