@@ -126,7 +126,9 @@ class BadInput(unittest.TestCase):
         self.assertTrue(d.alive())
 
     def test_body_over_limit_gets_413_and_daemon_stays_up(self):
-        env = Env(self, extra=["chatd.max_body_bytes=4096"])
+        # The listener's limit is the larger of max_body_bytes and the upload limit (uploads are
+        # the only big bodies); JSON routes check max_body_bytes themselves (test_chat_bad_input).
+        env = Env(self, extra=["chatd.max_body_bytes=4096", "chatd.max_file_bytes=4096"])
         d = env.start(self, "chatd")
         code, _, body = d.http("POST", "/api/v1/health", body=b"x" * 100000,
                                headers={"Content-Type": "application/json"})
