@@ -24,9 +24,7 @@ using base::MakeError;
 using base::Result;
 using base::Status;
 
-namespace {
-
-std::string HexSha256(std::string_view s) {
+std::string Sha256Hex(std::string_view s) {
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), md);
   static const char kHex[] = "0123456789abcdef";
@@ -37,6 +35,8 @@ std::string HexSha256(std::string_view s) {
   }
   return out;
 }
+
+namespace {
 
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -426,7 +426,7 @@ void Chat::AddUserAsync(User u, std::string password, std::function<void(Result<
 
 Result<std::string> Chat::CreateSession(const std::string& user, const std::string& peer, int64_t ttl_ms) {
   std::string token = auth::RandomToken(32);
-  std::string hash = HexSha256(token);
+  std::string hash = Sha256Hex(token);
   Session s;
   s.user = user;
   s.created_ms = base::WallClockMs();
@@ -463,7 +463,7 @@ void Chat::DeleteUserSessions(const std::string& user, int ws_close_code, const 
 
 const User* Chat::UserForToken(std::string_view token, std::string* session_hash) {
   if (token.empty() || token.size() > 256) return nullptr;
-  std::string hash = HexSha256(token);
+  std::string hash = Sha256Hex(token);
   auto it = sessions_.find(hash);
   if (it == sessions_.end()) return nullptr;
   if (it->second.expires_ms < base::WallClockMs()) return nullptr;

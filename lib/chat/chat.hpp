@@ -78,6 +78,9 @@ struct ChatOptions {
   bool sfu_tls = false, stream_tls = false;
 };
 
+// Lower-case hex SHA-256: session token hashes and content-addressed file ids.
+std::string Sha256Hex(std::string_view bytes);
+
 // Reads the [chatd] and shared keys (and the LDAP bind password file).
 base::Result<ChatOptions> OptionsFromConfig(const config::Config& cfg);
 
