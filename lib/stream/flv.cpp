@@ -51,7 +51,8 @@ class BitReader {
 void SkipScalingList(BitReader& br, int size) {
   int last = 8, next = 8;
   for (int j = 0; j < size && br.ok(); ++j) {
-    if (next != 0) next = (last + br.Se() + 256) % 256;
+    // 64-bit and a true modulo: a hostile SPS may hold any delta, not just -128..127.
+    if (next != 0) next = static_cast<int>(((last + static_cast<int64_t>(br.Se())) % 256 + 256) % 256);
     last = next == 0 ? last : next;
   }
 }
