@@ -358,12 +358,14 @@ async function ingest(server, P, clients) {
   for (const i of ids) post(i);
   await sleep(1000); // warm-up
   const c0 = treeCpuSeconds(server.pid);
+  const self0 = selfCpuSeconds();
   const t0 = performance.now();
   measuring = true;
   await sleep(P.ingestSeconds * 1000);
   measuring = false;
   const wall = (performance.now() - t0) / 1000;
   const cpu = treeCpuSeconds(server.pid) - c0;
+  const selfCpu = selfCpuSeconds() - self0;
   running = false;
   const target = ackedTotal + n;
   await waitFor(() => ackedTotal >= target || !server.alive(), { timeoutMs: P.drainSeconds * 1000, what: 'last acks' }).catch(() => {});
@@ -385,6 +387,7 @@ async function ingest(server, P, clients) {
     errors,
     archived,
     server_cores: cpu / wall,
+    loadgen_cores: selfCpu / wall,
   };
 }
 
@@ -548,6 +551,8 @@ function report(results, o, P) {
     row('ack p50 ms', (r) => f(r)?.p50_ms, (v) => fmt(v, 2));
     row('ack p99 ms', (r) => f(r)?.p99_ms, (v) => fmt(v, 2));
     row('server CPU cores busy', (r) => f(r)?.server_cores, (v) => fmt(v, 2), '', false);
+    row('load generator cores busy', (r) => f(r)?.loadgen_cores, (v) => fmt(v, 2), '', false);
+    row('server CPU us per acked message', (r) => (f(r)?.acked_per_s ? (f(r).server_cores * 1e6) / f(r).acked_per_s : undefined), (v) => fmt(v, 1), '', false);
     row('posts refused (error replies)', (r) => f(r)?.errors, fmtInt, '0', false);
     row('messages in the archive / acked', (r) => (f(r)?.archived == null ? undefined : f(r).archived / f(r).acked_total), (v) => fmt(v, 3), '', false);
   }

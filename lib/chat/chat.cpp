@@ -119,7 +119,14 @@ Chat::~Chat() {
     uv_close(reinterpret_cast<uv_handle_t*>(tick_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     tick_ = nullptr;
   }
-  if (db_) (void)db_->Close();
+  if (read_flush_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(read_flush_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    read_flush_ = nullptr;
+  }
+  if (db_) {
+    FlushReads();
+    (void)db_->Close();
+  }
 }
 
 Result<std::unique_ptr<Chat>> Chat::Open(uv_loop_t* loop, ChatOptions options) {
@@ -350,6 +357,12 @@ void Chat::Drain(std::function<void()> done) {
       uv_close(reinterpret_cast<uv_handle_t*>(tick_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
       tick_ = nullptr;
     }
+    if (read_flush_) {
+      uv_close(reinterpret_cast<uv_handle_t*>(read_flush_),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      read_flush_ = nullptr;
+    }
+    FlushReads();
     Status st = db_->Close();
     if (!st.ok()) LOG_ERROR("closing the chat database: %s", st.error().message.c_str());
     done();
@@ -359,6 +372,37 @@ void Chat::Drain(std::function<void()> done) {
   } else {
     drained_ = std::move(finish);
   }
+}
+
+namespace {
+constexpr uint64_t kReadFlushMs = 1000;
+}
+
+void Chat::MarkReadDirty(const std::string& room, const std::string& user) {
+  dirty_reads_.emplace(room, user);
+  if (!read_flush_) {
+    read_flush_ = new uv_timer_t;
+    uv_timer_init(loop_, read_flush_);
+    read_flush_->data = this;
+  }
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(read_flush_)))
+    uv_timer_start(
+        read_flush_, [](uv_timer_t* t) { static_cast<Chat*>(t->data)->FlushReads(); }, kReadFlushMs, 0);
+}
+
+void Chat::FlushReads() {
+  if (dirty_reads_.empty() || !db_) return;
+  store::WriteBatch b;
+  for (const auto& [room, user] : dirty_reads_) {
+    auto r = rooms_.find(room);
+    if (r == rooms_.end()) continue;
+    auto m = r->second.members.find(user);
+    if (m == r->second.members.end()) continue;  // left meanwhile: nothing to save
+    b.Put(kCfMembers, MemberKey(room, user), m->second.ToStored().Dump());
+  }
+  dirty_reads_.clear();
+  // Not synced, like every read marker (MarkRead): a lost one only shows a message as unread.
+  (void)db_->Write(std::move(b), false);
 }
 
 void Chat::AddStatus(Json& status) const {

@@ -328,6 +328,12 @@ class Chat {
   int64_t last_ldap_sync_ms_ = 0;
   std::string last_retention_day_;
   uv_timer_t* tick_ = nullptr;
+  // Authors' read positions moved by their own posts, saved together within kReadFlushMs
+  // instead of one more key in every message's synced write.
+  std::set<std::pair<std::string, std::string>> dirty_reads_;  // (room, user)
+  uv_timer_t* read_flush_ = nullptr;
+  void MarkReadDirty(const std::string& room, const std::string& user);
+  void FlushReads();
   std::shared_ptr<HttpApi> api_;
   std::unique_ptr<SearchIndex> search_;
 };

@@ -362,10 +362,6 @@ void Chat::Post(const User& u, PostRequest req, Reply done) {
   b.Put(kCfClientIds, ClientIdKey(u.id, r.id, m.client_id), MessageKey(r.id, m.seq));
   for (const auto& id : m.mentions) b.Put(kCfMentions, MentionKey(id, r.id, m.seq), "");
   if (m.thread) b.Put(kCfThreads, ThreadKey(r.id, m.thread, m.seq), "");
-  // The author has read everything up to their own message.
-  Member me = r.members[u.id];
-  me.read_seq = m.seq;
-  b.Put(kCfMembers, MemberKey(r.id, u.id), me.ToStored().Dump());
 
   uint64_t ticket = search_ ? search_->IndexMessage(m, b) : 0;
   pending_posts_[pkey].push_back(std::move(done));
@@ -395,8 +391,11 @@ void Chat::Post(const User& u, PostRequest req, Reply done) {
     rr->message_seqs.push_back(m.seq);
     if (m.thread) ++rr->reply_counts[m.thread];
     for (const auto& id : m.mentions) mentions_[id][room_id].push_back(m.seq);
-    if (auto mem = rr->members.find(m.user); mem != rr->members.end())
-      mem->second.read_seq = std::max(mem->second.read_seq, m.seq);
+    // The author has read everything up to their own message (saved with the next read flush).
+    if (auto mem = rr->members.find(m.user); mem != rr->members.end() && mem->second.read_seq < m.seq) {
+      mem->second.read_seq = m.seq;
+      MarkReadDirty(room_id, m.user);
+    }
     Json body = m.ToClient(0, false);
     FanOut(*rr, Json::Obj({{"type", "message"}, {"message", body}}).Dump());
     if (m.thread) {

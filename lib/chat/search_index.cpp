@@ -461,10 +461,9 @@ struct SearchIndex::Impl {
     PutVarint(rec, m.seq);
     PutVarint(rec, ZigZag(m.ts));
     rec += m.text;
+    // The next document id is not written per message: Load takes it from the highest record
+    // or block (FlushTail writes the counter with each block).
     b.Put(kCfSearch, KeyU32(kKeyDoc, d), rec);
-    std::string n;
-    store::AppendU32BE(n, next_doc);
-    b.Put(kCfSearch, Key1(kKeyNextDoc), n);
     AddToTail(d, m.text);
     return d;
   }
@@ -725,6 +724,9 @@ Status SearchIndex::Impl::FlushTail() {
   std::string n;
   store::AppendU32BE(n, next_seg);
   b.Put(kCfSearch, Key1(kKeyNextSeg), n);
+  std::string nd;
+  store::AppendU32BE(nd, next_doc);
+  b.Put(kCfSearch, Key1(kKeyNextDoc), nd);
   std::vector<uint32_t> positions;
   for (const auto& [term, lb] : tail) {
     ListBuilder out;

@@ -74,6 +74,11 @@ constexpr const char* kHttpProtocolName = "collab-http";
 // sent in fragments that fit a 16 KiB DATA frame, from buffers with extra headroom.
 constexpr size_t kWsFragmentH2 = 16 * 1024 - 64;
 constexpr size_t kWsHeadroom = LWS_PRE + 32;
+// Frames up to this size are written at once when nothing is pending (WebSocket::Queue); larger
+// ones go through the queue, so what lws may have to buffer for a slow reader stays small.
+constexpr size_t kWsDirectWriteMax = 64 * 1024;
+// Queued frames written in one WRITEABLE callback over HTTP/1.1 (h2: always one).
+constexpr int kWsFramesPerWriteable = 64;
 
 // Headers lws does not know by token, fetched by name (HTTP/1.1 only: lws keeps unknown
 // headers of h2 streams nowhere).
@@ -422,6 +427,8 @@ struct WebSocket::Internal {
   };
   std::deque<Out> queue;
   size_t queued = 0;
+  bool h2 = false;            // a WebSocket over an HTTP/2 stream (RFC 8441): writes only from WRITEABLE
+  bool write_failed = false;  // a direct write failed; the next WRITEABLE closes the connection
   bool open = false;
   bool close_requested = false;
   bool close_sent = false;
@@ -1133,6 +1140,7 @@ struct ServerImpl {
     ws->in_->wsi = wsi;
     ws->in_->route = up.route;
     ws->in_->open = true;
+    ws->in_->h2 = IsH2Stream(wsi);
     sockets[wsi] = ws;
     if (state != State::kRunning) ws->Close(1001, "server shutting down");
     auto& h = ws->in_->route->handlers;
@@ -1189,11 +1197,15 @@ struct ServerImpl {
     if (it == sockets.end()) return 0;
     std::shared_ptr<WebSocket> ws = it->second;
     auto& in = *ws->in_;
-    if (!in.queue.empty()) {
+    if (in.write_failed) return -1;
+    // Over HTTP/1.1 several queued frames go out in one callback (lws appends what the kernel does
+    // not take to its own buffer, and lws_partial_buffered() then says to wait); over h2 one DATA
+    // frame per callback, as lws requires there.
+    for (int frames = 0; !in.queue.empty() && frames < kWsFramesPerWriteable; ++frames) {
       WebSocket::Internal::Out& m = in.queue.front();
       size_t total = m.buf.size() - kWsHeadroom;
       size_t n = total - m.sent;
-      if (IsH2Stream(wsi)) n = std::min(n, kWsFragmentH2);
+      if (in.h2) n = std::min(n, kWsFragmentH2);
       bool first = m.sent == 0;
       bool last = m.sent + n == total;
       int wp = first ? (m.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) : LWS_WRITE_CONTINUATION;
@@ -1208,7 +1220,10 @@ struct ServerImpl {
         in.queued -= total;
         in.queue.pop_front();
       }
-      if (!in.queue.empty() || in.close_requested) lws_callback_on_writable(wsi);
+      if (in.h2 || lws_partial_buffered(wsi)) break;
+    }
+    if (!in.queue.empty()) {
+      lws_callback_on_writable(wsi);
       return 0;
     }
     if (in.close_requested && !in.close_sent) {
@@ -1409,7 +1424,24 @@ void WebSocket::SendBinary(std::string_view data) { Queue(data, true); }
 
 void WebSocket::Queue(std::string_view data, bool binary) {
   Internal& in = *in_;
-  if (!in.open || in.close_requested || !in.wsi || !in.server) return;
+  if (!in.open || in.close_requested || !in.wsi || !in.server || in.write_failed) return;
+  // The common case, a socket with nothing pending over HTTP/1.1: write the frame now. Waiting
+  // for a WRITEABLE callback costs two epoll_ctl calls and a wakeup per frame, which is most of
+  // the work of a fan-out to a thousand sockets. What the kernel does not take, lws keeps and
+  // sends itself (lws_partial_buffered() is then true and later frames queue behind it).
+  if (!in.h2 && in.queue.empty() && data.size() <= kWsDirectWriteMax && !lws_partial_buffered(in.wsi)) {
+    thread_local std::string frame;
+    frame.resize(kWsHeadroom + data.size());
+    std::memcpy(frame.data() + kWsHeadroom, data.data(), data.size());
+    int wrote = lws_write(in.wsi, reinterpret_cast<unsigned char*>(frame.data()) + kWsHeadroom, data.size(),
+                          binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+    if (wrote < static_cast<int>(data.size())) {
+      // Only lws can close it, from one of its callbacks: ask for one and fail there.
+      in.write_failed = true;
+      lws_callback_on_writable(in.wsi);
+    }
+    return;
+  }
   if (in.queued + data.size() > in.server->opts.max_ws_queue_bytes) {
     LOG_INFO("http: WebSocket %llu (%s) is not reading; closing it", static_cast<unsigned long long>(id_),
              request_.peer_ip.c_str());

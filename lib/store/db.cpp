@@ -2,6 +2,8 @@
 #include "lib/store/db.hpp"
 
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
@@ -224,6 +226,13 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const Options& opti
   dbo.keep_log_file_num = 3;
   rocksdb::ColumnFamilyOptions cfo;
   cfo.write_buffer_size = (options.write_buffer_mb ? options.write_buffer_mb : 16) * 1024 * 1024;
+  // Point lookups that usually miss (a client_id seen before? a session?) answer from bloom
+  // filters instead of searching every memtable and table file.
+  rocksdb::BlockBasedTableOptions bbo;
+  bbo.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(bbo));
+  cfo.memtable_whole_key_filtering = true;
+  cfo.memtable_prefix_bloom_size_ratio = 0.02;
 
   // RocksDB refuses to open unless every family on disk is named, so start from the list
   // on disk (absent for a new database) and add the requested ones.
