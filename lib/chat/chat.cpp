@@ -133,6 +133,7 @@ Result<std::unique_ptr<Chat>> Chat::Open(uv_loop_t* loop, ChatOptions options) {
   std::unique_ptr<Chat> chat(new Chat(loop, std::move(options)));
   store::Options so;
   so.column_families = ColumnFamilies();
+  so.length_prefixed_families = {kCfMessages, kCfEvents, kCfThreads, kCfMembers, kCfMentions, kCfClientIds, kCfPins};
   so.loop = loop;
   COLLAB_ASSIGN_OR_RETURN(chat->db_, store::Db::Open(chat->opts_.db_dir, so));
   COLLAB_TRY(chat->Load());

@@ -5,6 +5,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 #include <sys/stat.h>
@@ -208,6 +209,25 @@ Db::~Db() {
   if (!st.ok()) LOG_ERROR("%s", st.error().message.c_str());
 }
 
+namespace {
+
+// The first key component when it is length-prefixed (4 bytes big-endian length, then that
+// many bytes): the memtable insert hint key of Options::length_prefixed_families.
+class LengthPrefix : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "collab.LengthPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override { return rocksdb::Slice(key.data(), 4 + Len(key)); }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 4 && key.size() - 4 >= Len(key); }
+
+ private:
+  static size_t Len(const rocksdb::Slice& key) {
+    const auto* p = reinterpret_cast<const unsigned char*>(key.data());
+    return (size_t{p[0]} << 24) | (size_t{p[1]} << 16) | (size_t{p[2]} << 8) | size_t{p[3]};
+  }
+};
+
+}  // namespace
+
 Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const Options& options) {
   const std::string what = "database " + dir;
   struct stat st;
@@ -247,7 +267,13 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const Options& opti
     if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-  for (const auto& n : names) descs.emplace_back(n, cfo);
+  rocksdb::ColumnFamilyOptions hinted = cfo;
+  hinted.memtable_insert_with_hint_prefix_extractor = std::make_shared<LengthPrefix>();
+  for (const auto& n : names) {
+    bool lp = std::find(options.length_prefixed_families.begin(), options.length_prefixed_families.end(), n) !=
+              options.length_prefixed_families.end();
+    descs.emplace_back(n, lp ? hinted : cfo);
+  }
 
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;

@@ -32,6 +32,10 @@ struct Options {
   std::vector<std::string> column_families;
   bool create_if_missing = true;
   size_t write_buffer_mb = 16;  // per column family memtable size
+  // Families whose keys begin with a length-prefixed component (AppendU32BE(len) + bytes, as
+  // KeyBuilder::Str makes): inserts are hinted per such prefix, so appending to one room's
+  // sequence does not search the whole memtable each time.
+  std::vector<std::string> length_prefixed_families;
   // The loop on which WriteDurable reports completions (via uv_async). When null, the
   // completions run on the writer thread instead and the caller must synchronise itself.
   // With a loop, Open and Close must run on that loop's thread.
