@@ -3,41 +3,12 @@
 #include <cstdint>
 #include <set>
 
+#include "lib/base/utf8.hpp"
+
 namespace collab::admin {
 
 namespace {
 
-// Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF.
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF)
-      n = 1, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-      n = 2, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-      n = 3, cp = c & 0x07;
-    else
-      return false;
-    if (s.size() - i < n + 1) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
 
 std::string Trim(std::string_view s) {
   size_t b = 0, e = s.size();
@@ -133,7 +104,7 @@ CsvParse ParseCsv(std::string_view text) {
         }
       }
       if (!problem.empty()) break;
-      if (!ValidUtf8(field)) {
+      if (!base::IsValidUtf8(field)) {
         problem = "field " + std::to_string(rec.fields.size() + 1) + " is not valid UTF-8";
         break;
       }

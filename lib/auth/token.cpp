@@ -15,6 +15,7 @@
 #include "lib/auth/password.hpp"
 #include "lib/base/fs.hpp"
 #include "lib/base/json.hpp"
+#include "lib/base/utf8.hpp"
 
 namespace collab::auth {
 
@@ -43,32 +44,6 @@ int B64Value(char c) {
   return -1;
 }
 
-// Same rules as the Json parser (no overlongs, surrogates or > U+10FFFF), so whatever MintToken
-// accepts the verifier's parser accepts too.
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto b = static_cast<unsigned char>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (b < 0x80) { ++i; continue; }
-    if ((b & 0xE0) == 0xC0) { n = 2; cp = b & 0x1F; }
-    else if ((b & 0xF0) == 0xE0) { n = 3; cp = b & 0x0F; }
-    else if ((b & 0xF8) == 0xF0) { n = 4; cp = b & 0x07; }
-    else return false;
-    if (i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k) {
-      auto c = static_cast<unsigned char>(s[i + k]);
-      if ((c & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (c & 0x3F);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += n;
-  }
-  return true;
-}
 
 Result<TokenClaims> Fail(TokenFailure reason, TokenFailure* out, const std::string& detail) {
   if (out) *out = reason;
@@ -222,11 +197,11 @@ bool ConstantTimeEqual(const void* a, const void* b, size_t n) { return CRYPTO_m
 
 Result<std::string> MintToken(const SigningKey& key, const TokenClaims& claims) {
   if (claims.sub.empty()) return Error{base::kExitDataErr, "token: empty sub"};
-  if (!ValidUtf8(claims.sub) || !ValidUtf8(claims.name) || !ValidUtf8(claims.jti))
+  if (!base::IsValidUtf8(claims.sub) || !base::IsValidUtf8(claims.name) || !base::IsValidUtf8(claims.jti))
     return Error{base::kExitDataErr, "token: claims are not valid UTF-8"};
   Json scope = Json::MakeArray();
   for (const auto& s : claims.scope) {
-    if (!ValidUtf8(s)) return Error{base::kExitDataErr, "token: scope is not valid UTF-8"};
+    if (!base::IsValidUtf8(s)) return Error{base::kExitDataErr, "token: scope is not valid UTF-8"};
     scope.Push(Json(s));
   }
   Json payload = Json::Obj({{"sub", Json(claims.sub)},

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "lib/base/utf8.hpp"
+
 namespace collab::base {
 
 namespace {
@@ -143,23 +145,9 @@ class Parser {
 
   // Validates one UTF-8 sequence starting at p_ and copies it.
   bool Utf8(std::string& s) {
-    auto b = static_cast<unsigned char>(t_[p_]);
-    size_t n;
     uint32_t cp;
-    if (b < 0x80) { s += t_[p_++]; return true; }
-    if ((b & 0xE0) == 0xC0) { n = 2; cp = b & 0x1F; }
-    else if ((b & 0xF0) == 0xE0) { n = 3; cp = b & 0x0F; }
-    else if ((b & 0xF8) == 0xF0) { n = 4; cp = b & 0x07; }
-    else return SetErr("invalid UTF-8");
-    if (p_ + n > t_.size()) return SetErr("truncated UTF-8");
-    for (size_t i = 1; i < n; ++i) {
-      auto c = static_cast<unsigned char>(t_[p_ + i]);
-      if ((c & 0xC0) != 0x80) return SetErr("invalid UTF-8");
-      cp = (cp << 6) | (c & 0x3F);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return SetErr("invalid UTF-8");
+    size_t n = DecodeUtf8(t_, p_, &cp);
+    if (n == 0) return SetErr("invalid UTF-8");
     s.append(t_.substr(p_, n));
     p_ += n;
     return true;

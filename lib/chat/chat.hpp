@@ -240,7 +240,7 @@ class Chat {
     int64_t created_ms = 0, first_response_ms = 0, resolved_ms = 0;
     base::Json ToJson() const;
   };
-  void RegisterHelpdesk(http::Server& http, ipc::Server& control);
+  void RegisterHelpdesk(ipc::Server& control);
   // A message was stored: the first answer of an agent in a request starts its response time.
   void HelpdeskOnMessage(const Room& r, const Message& m);
   base::Json HelpdeskStats(const std::string& desk) const;

@@ -1,20 +1,11 @@
 // Attachments: uploads into a room, content-addressed blobs under files_dir (the SHA-256 of
 // the bytes names the file, so the same file uploaded twice is stored once), thumbnails made on
-// the server with FFmpeg, downloads authorised per room, and retention by upload age.
+// the server (lib/media), downloads authorised per room, and retention by upload age.
 //
 // Safety: only the image types a browser renders safely are served inline; everything else is
 // sent as application/octet-stream with Content-Disposition: attachment, so an uploaded HTML or
 // SVG file can never run script in the app's origin. Decoding happens on the thread pool with a
 // pixel limit, so a decompression bomb costs a bounded amount of memory and never blocks the loop.
-extern "C" {
-#include <libavcodec/avcodec.h>
-#include <libavutil/imgutils.h>
-#include <libavutil/pixdesc.h>
-#include <libswscale/swscale.h>
-}
-
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <cstdio>
 
@@ -23,6 +14,7 @@ extern "C" {
 #include "lib/base/time.hpp"
 #include "lib/chat/chat.hpp"
 #include "lib/http/server.hpp"
+#include "lib/media/thumbnail.hpp"
 #include "lib/store/db.hpp"
 #include "lib/store/keys.hpp"
 
@@ -61,90 +53,6 @@ bool TypeAllowed(const std::vector<std::string>& patterns, const std::string& ty
     if (p.size() >= 2 && p.back() == '*' && type.rfind(p.substr(0, p.size() - 1), 0) == 0) return true;
   }
   return false;
-}
-
-struct Thumb {
-  std::string bytes;
-  std::string type;
-  int width = 0, height = 0;
-};
-
-// Decodes the first frame of an image and encodes a thumbnail that fits kThumbMax (JPEG, or
-// PNG when the image has transparency). Runs on a worker thread.
-Result<Thumb> MakeThumbnail(const std::string& data, const std::string& type) {
-  AVCodecID id = type == "image/png" ? AV_CODEC_ID_PNG
-                 : type == "image/jpeg" ? AV_CODEC_ID_MJPEG
-                 : type == "image/gif"  ? AV_CODEC_ID_GIF
-                 : type == "image/webp" ? AV_CODEC_ID_WEBP
-                                        : AV_CODEC_ID_NONE;
-  const AVCodec* dec = avcodec_find_decoder(id);
-  if (!dec) return MakeError(base::kExitDataErr, "no decoder for " + type);
-  AVCodecContext* dctx = avcodec_alloc_context3(dec);
-  AVFrame* frame = av_frame_alloc();
-  AVFrame* out = av_frame_alloc();
-  AVPacket* pkt = av_packet_alloc();
-  AVCodecContext* ectx = nullptr;
-  SwsContext* sws = nullptr;
-  auto cleanup = [&] {
-    avcodec_free_context(&dctx);
-    avcodec_free_context(&ectx);
-    av_frame_free(&frame);
-    av_frame_free(&out);
-    av_packet_free(&pkt);
-    sws_freeContext(sws);
-  };
-  auto fail = [&](const std::string& why) -> Result<Thumb> {
-    cleanup();
-    return MakeError(base::kExitDataErr, why);
-  };
-  if (!dctx || !frame || !out || !pkt) return fail("out of memory");
-  dctx->max_pixels = kMaxPixels;
-  dctx->thread_count = 1;
-  if (avcodec_open2(dctx, dec, nullptr) < 0) return fail("cannot open the decoder");
-  if (av_new_packet(pkt, static_cast<int>(data.size())) < 0) return fail("out of memory");
-  std::copy(data.begin(), data.end(), pkt->data);
-  int rc = avcodec_send_packet(dctx, pkt);
-  if (rc >= 0) (void)avcodec_send_packet(dctx, nullptr);
-  rc = avcodec_receive_frame(dctx, frame);
-  if (rc < 0 || frame->width <= 0 || frame->height <= 0) return fail("not a decodable image");
-  Thumb t;
-  t.width = frame->width;
-  t.height = frame->height;
-  double scale = std::min(1.0, std::min(static_cast<double>(kThumbMax) / frame->width,
-                                        static_cast<double>(kThumbMax) / frame->height));
-  int w = std::max(1, static_cast<int>(frame->width * scale));
-  int h = std::max(1, static_cast<int>(frame->height * scale));
-  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(frame->format));
-  bool alpha = desc && (desc->flags & AV_PIX_FMT_FLAG_ALPHA);
-  AVPixelFormat ofmt = alpha ? AV_PIX_FMT_RGBA : AV_PIX_FMT_YUVJ420P;
-  const AVCodec* enc = avcodec_find_encoder(alpha ? AV_CODEC_ID_PNG : AV_CODEC_ID_MJPEG);
-  if (!enc) return fail("no thumbnail encoder");
-  sws = sws_getContext(frame->width, frame->height, static_cast<AVPixelFormat>(frame->format), w, h, ofmt,
-                       SWS_BICUBIC, nullptr, nullptr, nullptr);
-  if (!sws) return fail("cannot scale this image");
-  out->format = ofmt;
-  out->width = w;
-  out->height = h;
-  if (av_frame_get_buffer(out, 0) < 0) return fail("out of memory");
-  sws_scale(sws, frame->data, frame->linesize, 0, frame->height, out->data, out->linesize);
-  ectx = avcodec_alloc_context3(enc);
-  if (!ectx) return fail("out of memory");
-  ectx->width = w;
-  ectx->height = h;
-  ectx->pix_fmt = ofmt;
-  ectx->time_base = AVRational{1, 25};
-  ectx->flags |= AV_CODEC_FLAG_QSCALE;
-  ectx->global_quality = FF_QP2LAMBDA * 4;
-  if (avcodec_open2(ectx, enc, nullptr) < 0) return fail("cannot open the thumbnail encoder");
-  out->quality = ectx->global_quality;
-  if (avcodec_send_frame(ectx, out) < 0) return fail("thumbnail encoding failed");
-  (void)avcodec_send_frame(ectx, nullptr);
-  av_packet_unref(pkt);
-  if (avcodec_receive_packet(ectx, pkt) < 0) return fail("thumbnail encoding failed");
-  t.bytes.assign(reinterpret_cast<const char*>(pkt->data), pkt->size);
-  t.type = alpha ? "image/png" : "image/jpeg";
-  cleanup();
-  return t;
 }
 
 std::string ContentDisposition(const std::string& disposition, const std::string& name) {
@@ -221,7 +129,7 @@ void Chat::Upload(const User& u, Room& r, std::string name, std::string type, st
   std::string id = Sha256Hex(data);
   struct Job {
     std::string path, thumb_path;
-    Result<Thumb> thumb = MakeError(base::kExitDataErr, "no thumbnail");
+    Result<media::Thumbnail> thumb = MakeError(base::kExitDataErr, "no thumbnail");
     base::Status written;
   };
   auto job = std::make_shared<Job>();
@@ -237,7 +145,7 @@ void Chat::Upload(const User& u, Room& r, std::string name, std::string type, st
           if (job->written.ok()) job->written = base::WriteFileAtomic(job->path, *payload, 0640);
         }
         if (job->written.ok() && image) {
-          job->thumb = MakeThumbnail(*payload, type);
+          job->thumb = media::MakeThumbnail(*payload, type, kThumbMax, kMaxPixels);
           if (job->thumb.ok() && !base::PathExists(job->thumb_path))
             (void)base::WriteFileAtomic(job->thumb_path, job->thumb->bytes, 0640);
         }

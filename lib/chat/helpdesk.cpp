@@ -9,6 +9,7 @@
 #include "lib/base/log.hpp"
 #include "lib/base/time.hpp"
 #include "lib/chat/chat.hpp"
+#include "lib/chat/http_api.hpp"
 #include "lib/http/server.hpp"
 #include "lib/ipc/server.hpp"
 #include "lib/store/db.hpp"
@@ -123,133 +124,20 @@ Json Chat::HelpdeskStats(const std::string& desk) const {
                     {"resolution", Percentiles(resolution)}});
 }
 
-void Chat::RegisterHelpdesk(http::Server& http, ipc::Server& control) {
-  auto authed = [this](std::function<void(const Request&, const User&, Responder)> h) {
-    return [this, h](const Request& req, Responder respond) {
-      std::string token;
-      std::string a = req.Header("authorization");
-      if (a.rfind("Bearer ", 0) == 0) token = a.substr(7);
-      else token = CookieValue(req.Header("cookie"), "collab_session");
-      const User* u = UserForToken(token);
-      if (!u) return respond(Response::Error(401, "unauthorized", token.empty() ? "log in first" : "invalid or expired session"));
-      if (!token.empty() && a.empty() && req.method != "GET") {
-        std::string origin = req.Header("origin"), host = req.Header("host");
-        if (!origin.empty() && origin != "http://" + host && origin != "https://" + host)
-          return respond(Response::Error(403, "forbidden", "cross-origin request refused"));
-      }
-      h(req, *u, respond);
-    };
-  };
-  auto body_of = [this](const Request& req, const Responder& respond) -> std::optional<Json> {
-    if (req.body.empty()) return Json::MakeObject();
-    if (req.body.size() > opts_.max_body_bytes) {
-      respond(Response::Error(413, "payload_too_large", "the body is too large"));
-      return std::nullopt;
-    }
-    auto j = req.JsonBody();
-    if (!j || !j->is_object()) {
-      respond(Response::Error(400, "bad_request", j ? "the body must be a JSON object" : j.error().message));
-      return std::nullopt;
-    }
-    return *j;
-  };
-
-  http.Route("GET", "/api/v1/helpdesk", authed([this](const Request&, const User& u, Responder respond) {
-    Json list = Json::MakeArray();
-    for (const auto& [id, d] : desks_)
-      list.Push(Json::Obj({{"id", id}, {"name", d.name}, {"agent", d.agents.count(u.id) > 0}}));
-    respond(Response::Json(200, Json::Obj({{"desks", std::move(list)}})));
-  }));
-  http.Route("POST", "/api/v1/helpdesk/{desk}/requests",
-             authed([this, body_of](const Request& req, const User& u, Responder respond) {
-               auto d = desks_.find(req.params.at("desk"));
-               if (d == desks_.end()) return respond(Response::Error(404, "not_found", "no such helpdesk"));
-               auto body = body_of(req, respond);
-               if (!body) return;
-               std::string subject = body->GetString("subject");
-               std::string text = body->GetString("text");
-               if (subject.empty() || subject.size() > 200 || !ValidRoomName(subject))
-                 return respond(Response::Error(400, "bad_request", "subject must be 1 to 200 bytes of text on one line"));
-               if (text.empty() || text.size() > opts_.max_message_bytes || !ValidText(text))
-                 return respond(Response::Error(400, "bad_request", "text must be non-empty valid UTF-8 within the size limit"));
-               User system;
-               system.id = "helpdesk";
-               system.source = "system";
-               system.role = "admin";
-               std::string room_name = "[" + d->second.name + "] " + subject;
-               while (room_name.size() > 80 || !ValidRoomName(room_name)) room_name.pop_back();
-               std::vector<std::string> agents(d->second.agents.begin(), d->second.agents.end());
-               std::vector<std::string> members = agents;
-               members.push_back(u.id);
-               auto room = CreateRoom(system, room_name, RoomKind::kPrivate, "", members);
-               if (std::holds_alternative<ApiError>(room)) {
-                 const auto& e = std::get<ApiError>(room);
-                 return respond(Response::Error(e.status, e.code, e.message));
-               }
-               std::string notes_name = room_name.size() > 72 ? room_name.substr(0, 72) : room_name;
-               while (!ValidRoomName(notes_name + " (notes)")) notes_name.pop_back();
-               auto notes = CreateRoom(system, notes_name + " (notes)", RoomKind::kPrivate, "", agents);
-               if (std::holds_alternative<ApiError>(notes)) {
-                 const auto& e = std::get<ApiError>(notes);
-                 return respond(Response::Error(e.status, e.code, e.message));
-               }
-               Room* r = std::get<Room*>(room);
-               for (const auto& a : agents) (void)SetMember(*r, a, Role::kModerator, "helpdesk");
-               Ticket t;
-               t.id = "q" + NewRoomId().substr(1, 10);
-               t.desk = d->first;
-               t.subject = subject;
-               t.requester = u.id;
-               t.room = r->id;
-               t.notes_room = std::get<Room*>(notes)->id;
-               t.created_ms = base::WallClockMs();
-               if (!SaveTicket(t).ok()) return respond(Response::Error(503, "unavailable", "could not store the request"));
-               tickets_[t.id] = t;
-               ticket_rooms_[t.room] = t.id;
-               Audit(u.id, "helpdesk.request", Json::Obj({{"request", t.id}, {"desk", t.desk}}));
-               PostRequest pr;
-               pr.room = r->id;
-               pr.text = text;
-               Json out = t.ToJson();
-               Post(u, std::move(pr), [respond, out](int status, Json) {
-                 respond(Response::Json(status >= 400 ? 503 : 201, out));
-               });
-               std::string frame = Json::Obj({{"type", "helpdesk"}, {"request", t.ToJson()}}).Dump();
-               for (const auto& a : agents) SendToUser(a, frame);
-             }));
-  http.Route("GET", "/api/v1/helpdesk/{desk}/requests", authed([this](const Request& req, const User& u, Responder respond) {
-    auto d = desks_.find(req.params.at("desk"));
-    if (d == desks_.end()) return respond(Response::Error(404, "not_found", "no such helpdesk"));
-    bool agent = d->second.agents.count(u.id) > 0;
-    std::string status = req.QueryParam("status");
-    if (!status.empty() && status != "open" && status != "claimed" && status != "resolved")
-      return respond(Response::Error(400, "bad_request", "status must be open, claimed or resolved"));
-    Json list = Json::MakeArray();
-    for (auto it = tickets_.rbegin(); it != tickets_.rend(); ++it) {
-      const Ticket& t = it->second;
-      if (t.desk != d->first || (!agent && t.requester != u.id) || (!status.empty() && t.status != status)) continue;
-      Json j = t.ToJson();
-      if (!agent) j.Set("notes_room", nullptr);
-      list.Push(std::move(j));
-    }
-    std::sort(list.as_array().begin(), list.as_array().end(),
-              [](const Json& a, const Json& b) { return a.GetInt("created_at") > b.GetInt("created_at"); });
-    respond(Response::Json(200, Json::Obj({{"requests", std::move(list)}, {"agent", agent}})));
-  }));
-  for (const char* action : {"claim", "handover", "resolve", "reopen"}) {
-    std::string act = action;
-    http.Route("POST", "/api/v1/helpdesk/{desk}/requests/{id}/" + act,
-               authed([this, act, body_of](const Request& req, const User& u, Responder respond) {
-                 auto d = desks_.find(req.params.at("desk"));
-                 auto t = tickets_.find(req.params.at("id"));
-                 if (d == desks_.end() || t == tickets_.end() || t->second.desk != d->first)
+void HttpApi::TicketAction(http::Server& http, const char* path, std::string act) {
+  http.Route("POST", path,
+             Authed([this, act](const Request& req, const Caller& c, Responder respond) {
+                 const User& u = *c.user;
+                 auto d = c_.desks_.find(req.params.at("desk"));
+                 auto t = c_.tickets_.find(req.params.at("id"));
+                 if (d == c_.desks_.end() || t == c_.tickets_.end() || t->second.desk != d->first)
                    return respond(Response::Error(404, "not_found", "no such request"));
                  bool agent = d->second.agents.count(u.id) > 0;
                  bool requester = t->second.requester == u.id;
                  if (!agent && !requester) return respond(Response::Error(404, "not_found", "no such request"));
-                 auto body = body_of(req, respond);
+                 auto body = Body(req, respond);
                  if (!body) return;
-                 Ticket next = t->second;
+                 Chat::Ticket next = t->second;
                  if (act == "claim") {
                    if (!agent) return respond(Response::Error(403, "forbidden", "only agents claim requests"));
                    if (next.status == "resolved") return respond(Response::Error(409, "conflict", "the request is resolved; reopen it first"));
@@ -274,19 +162,111 @@ void Chat::RegisterHelpdesk(http::Server& http, ipc::Server& control) {
                    next.status = next.agent.empty() ? "open" : "claimed";
                    next.resolved_ms = 0;
                  }
-                 if (!SaveTicket(next).ok()) return respond(Response::Error(503, "unavailable", "could not store the request"));
+                 if (!c_.SaveTicket(next).ok()) return respond(Response::Error(503, "unavailable", "could not store the request"));
                  t->second = next;
-                 Audit(u.id, "helpdesk." + act, Json::Obj({{"request", next.id}, {"agent", next.agent}}));
+                 c_.Audit(u.id, "helpdesk." + act, Json::Obj({{"request", next.id}, {"agent", next.agent}}));
                  std::string frame = Json::Obj({{"type", "helpdesk"}, {"request", next.ToJson()}}).Dump();
                  std::set<std::string> told(d->second.agents.begin(), d->second.agents.end());
                  told.insert(next.requester);
-                 for (const auto& x : told) SendToUser(x, frame);
+                 for (const auto& x : told) c_.SendToUser(x, frame);
                  respond(Response::Json(200, next.ToJson()));
                }));
-  }
-  http.Route("GET", "/api/v1/helpdesk/{desk}/search", authed([this](const Request& req, const User& u, Responder respond) {
-    auto d = desks_.find(req.params.at("desk"));
-    if (d == desks_.end()) return respond(Response::Error(404, "not_found", "no such helpdesk"));
+}
+
+void HttpApi::RegisterHelpdesk(http::Server& http) {
+  http.Route("GET", "/api/v1/helpdesk", Authed([this](const Request&, const Caller& c, Responder respond) {
+    const User& u = *c.user;
+    Json list = Json::MakeArray();
+    for (const auto& [id, d] : c_.desks_)
+      list.Push(Json::Obj({{"id", id}, {"name", d.name}, {"agent", d.agents.count(u.id) > 0}}));
+    respond(Response::Json(200, Json::Obj({{"desks", std::move(list)}})));
+  }));
+  http.Route("POST", "/api/v1/helpdesk/{desk}/requests",
+             Authed([this](const Request& req, const Caller& c, Responder respond) {
+               const User& u = *c.user;
+               auto d = c_.desks_.find(req.params.at("desk"));
+               if (d == c_.desks_.end()) return respond(Response::Error(404, "not_found", "no such helpdesk"));
+               auto body = Body(req, respond);
+               if (!body) return;
+               std::string subject = body->GetString("subject");
+               std::string text = body->GetString("text");
+               if (subject.empty() || subject.size() > 200 || !ValidRoomName(subject))
+                 return respond(Response::Error(400, "bad_request", "subject must be 1 to 200 bytes of text on one line"));
+               if (text.empty() || text.size() > c_.opts_.max_message_bytes || !ValidText(text))
+                 return respond(Response::Error(400, "bad_request", "text must be non-empty valid UTF-8 within the size limit"));
+               User system;
+               system.id = "helpdesk";
+               system.source = "system";
+               system.role = "admin";
+               std::string room_name = "[" + d->second.name + "] " + subject;
+               while (room_name.size() > 80 || !ValidRoomName(room_name)) room_name.pop_back();
+               std::vector<std::string> agents(d->second.agents.begin(), d->second.agents.end());
+               std::vector<std::string> members = agents;
+               members.push_back(u.id);
+               auto room = c_.CreateRoom(system, room_name, RoomKind::kPrivate, "", members);
+               if (std::holds_alternative<Chat::ApiError>(room)) {
+                 const auto& e = std::get<Chat::ApiError>(room);
+                 return respond(Response::Error(e.status, e.code, e.message));
+               }
+               std::string notes_name = room_name.size() > 72 ? room_name.substr(0, 72) : room_name;
+               while (!ValidRoomName(notes_name + " (notes)")) notes_name.pop_back();
+               auto notes = c_.CreateRoom(system, notes_name + " (notes)", RoomKind::kPrivate, "", agents);
+               if (std::holds_alternative<Chat::ApiError>(notes)) {
+                 const auto& e = std::get<Chat::ApiError>(notes);
+                 return respond(Response::Error(e.status, e.code, e.message));
+               }
+               Room* r = std::get<Room*>(room);
+               for (const auto& a : agents) (void)c_.SetMember(*r, a, Role::kModerator, "helpdesk");
+               Chat::Ticket t;
+               t.id = "q" + NewRoomId().substr(1, 10);
+               t.desk = d->first;
+               t.subject = subject;
+               t.requester = u.id;
+               t.room = r->id;
+               t.notes_room = std::get<Room*>(notes)->id;
+               t.created_ms = base::WallClockMs();
+               if (!c_.SaveTicket(t).ok()) return respond(Response::Error(503, "unavailable", "could not store the request"));
+               c_.tickets_[t.id] = t;
+               c_.ticket_rooms_[t.room] = t.id;
+               c_.Audit(u.id, "helpdesk.request", Json::Obj({{"request", t.id}, {"desk", t.desk}}));
+               Chat::PostRequest pr;
+               pr.room = r->id;
+               pr.text = text;
+               Json out = t.ToJson();
+               c_.Post(u, std::move(pr), [respond, out](int status, Json) {
+                 respond(Response::Json(status >= 400 ? 503 : 201, out));
+               });
+               std::string frame = Json::Obj({{"type", "helpdesk"}, {"request", t.ToJson()}}).Dump();
+               for (const auto& a : agents) c_.SendToUser(a, frame);
+             }));
+  http.Route("GET", "/api/v1/helpdesk/{desk}/requests", Authed([this](const Request& req, const Caller& c, Responder respond) {
+    const User& u = *c.user;
+    auto d = c_.desks_.find(req.params.at("desk"));
+    if (d == c_.desks_.end()) return respond(Response::Error(404, "not_found", "no such helpdesk"));
+    bool agent = d->second.agents.count(u.id) > 0;
+    std::string status = req.QueryParam("status");
+    if (!status.empty() && status != "open" && status != "claimed" && status != "resolved")
+      return respond(Response::Error(400, "bad_request", "status must be open, claimed or resolved"));
+    Json list = Json::MakeArray();
+    for (auto it = c_.tickets_.rbegin(); it != c_.tickets_.rend(); ++it) {
+      const Chat::Ticket& t = it->second;
+      if (t.desk != d->first || (!agent && t.requester != u.id) || (!status.empty() && t.status != status)) continue;
+      Json j = t.ToJson();
+      if (!agent) j.Set("notes_room", nullptr);
+      list.Push(std::move(j));
+    }
+    std::sort(list.as_array().begin(), list.as_array().end(),
+              [](const Json& a, const Json& b) { return a.GetInt("created_at") > b.GetInt("created_at"); });
+    respond(Response::Json(200, Json::Obj({{"requests", std::move(list)}, {"agent", agent}})));
+  }));
+  TicketAction(http, "/api/v1/helpdesk/{desk}/requests/{id}/claim", "claim");
+  TicketAction(http, "/api/v1/helpdesk/{desk}/requests/{id}/handover", "handover");
+  TicketAction(http, "/api/v1/helpdesk/{desk}/requests/{id}/resolve", "resolve");
+  TicketAction(http, "/api/v1/helpdesk/{desk}/requests/{id}/reopen", "reopen");
+  http.Route("GET", "/api/v1/helpdesk/{desk}/search", Authed([this](const Request& req, const Caller& c, Responder respond) {
+    const User& u = *c.user;
+    auto d = c_.desks_.find(req.params.at("desk"));
+    if (d == c_.desks_.end()) return respond(Response::Error(404, "not_found", "no such helpdesk"));
     if (!d->second.agents.count(u.id)) return respond(Response::Error(403, "forbidden", "only agents search past requests"));
     std::string q = req.QueryParam("q");
     if (q.empty() || q.size() > 200 || !ValidText(q)) return respond(Response::Error(400, "bad_request", "q must be 1 to 200 bytes of text"));
@@ -294,8 +274,8 @@ void Chat::RegisterHelpdesk(http::Server& http, ipc::Server& control) {
     for (char& c : ql) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     // Resolved requests are small conversations: a scan of their rooms answers exactly.
     Json hits = Json::MakeArray();
-    for (auto it = tickets_.rbegin(); it != tickets_.rend() && hits.size() < 50; ++it) {
-      const Ticket& t = it->second;
+    for (auto it = c_.tickets_.rbegin(); it != c_.tickets_.rend() && hits.size() < 50; ++it) {
+      const Chat::Ticket& t = it->second;
       if (t.desk != d->first || t.status != "resolved") continue;
       bool match = false;
       std::string subj = t.subject;
@@ -304,7 +284,7 @@ void Chat::RegisterHelpdesk(http::Server& http, ipc::Server& control) {
       Json snippets = Json::MakeArray();
       for (const std::string& rid : {t.room, t.notes_room}) {
         std::string prefix = MessagePrefix(rid);
-        auto mit = db_->NewIterator(kCfMessages, store::IterOptions{prefix, store::PrefixUpperBound(prefix)});
+        auto mit = c_.db_->NewIterator(kCfMessages, store::IterOptions{prefix, store::PrefixUpperBound(prefix)});
         if (!mit) continue;
         for ((*mit)->SeekToFirst(); (*mit)->Valid(); (*mit)->Next()) {
           auto m = Message::FromStored((*mit)->value());
@@ -323,7 +303,9 @@ void Chat::RegisterHelpdesk(http::Server& http, ipc::Server& control) {
     }
     respond(Response::Json(200, Json::Obj({{"requests", std::move(hits)}})));
   }));
+}
 
+void Chat::RegisterHelpdesk(ipc::Server& control) {
   control.Register("helpdesk.add", "create or update a desk: {id, name, agents: [...]}",
                    [this](const ipc::Request& req, ipc::Reply reply) {
                      std::string id = NormalizeUserId(req.args.GetString("id"));

@@ -9,6 +9,7 @@
 #include "lib/base/log.hpp"
 #include "lib/base/time.hpp"
 #include "lib/chat/chat.hpp"
+#include "lib/chat/http_api.hpp"
 #include "lib/http/server.hpp"
 
 namespace collab::chat {
@@ -31,35 +32,6 @@ std::string ClientAddress(const Request& req) {
   while (!last.empty() && last.back() == ' ') last.pop_back();
   return last.empty() || last.size() > 64 ? req.peer_ip : last;
 }
-
-class HttpApi {
- public:
-  explicit HttpApi(Chat& chat) : c_(chat), max_json_body_(chat.options().max_body_bytes) {}
-  void Register(http::Server& http);
-
- private:
-  struct Caller {
-    const User* user;
-    std::string session_hash;
-  };
-  using AuthedHandler = std::function<void(const Request&, const Caller&, Responder)>;
-
-  http::Handler Authed(AuthedHandler h);
-  static void Send(const Responder& respond, int status, Json body);
-  static void Fail(const Responder& respond, int status, std::string code, std::string message) {
-    respond(Response::Error(status, std::move(code), std::move(message)));
-  }
-  static void Fail(const Responder& respond, const Chat::ApiError& e) { Fail(respond, e.status, e.code, e.message); }
-  // The room of {id} when the caller may see it; otherwise answers 404 and returns null.
-  Room* VisibleRoom(const Request& req, const Caller& c, const Responder& respond);
-  Room* MemberRoom(const Request& req, const Caller& c, const Responder& respond);
-  static bool ParseSeq(const std::string& s, uint64_t* out);
-  // A JSON object body, or answers 400 (413 over chatd.max_body_bytes).
-  std::optional<Json> Body(const Request& req, const Responder& respond);
-
-  Chat& c_;
-  size_t max_json_body_ = 1 << 20;
-};
 
 void HttpApi::Send(const Responder& respond, int status, Json body) {
   if (status >= 400) {
@@ -736,6 +708,7 @@ void HttpApi::Register(http::Server& http) {
   };
   ws.on_close = [this](std::shared_ptr<http::WebSocket> s) { c_.OnWsClose(s); };
   http.WebSocketRoute("/api/v1/ws", std::move(ws));
+  RegisterHelpdesk(http);
 }
 
 void Chat::RegisterHttp(http::Server& http) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "lib/base/utf8.hpp"
 #include "lib/store/keys.hpp"
 
 namespace collab::chat {
@@ -347,6 +348,7 @@ std::string NewRoomId() {
 
 bool ValidText(std::string_view s) {
   size_t i = 0;
+  uint32_t cp;
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
@@ -354,21 +356,9 @@ bool ValidText(std::string_view s) {
       ++i;
       continue;
     }
-    int n = 0;
-    uint32_t cp = 0;
-    if ((c & 0xe0) == 0xc0) { n = 1; cp = c & 0x1f; }
-    else if ((c & 0xf0) == 0xe0) { n = 2; cp = c & 0x0f; }
-    else if ((c & 0xf8) == 0xf0) { n = 3; cp = c & 0x07; }
-    else return false;
-    for (int k = 1; k <= n; ++k) {
-      if (i + k >= s.size()) return false;
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff))) return false;
-    if (cp >= 0xd800 && cp <= 0xdfff) return false;
-    i += n + 1;
+    size_t n = base::DecodeUtf8(s, i, &cp);
+    if (n == 0) return false;
+    i += n;
   }
   return true;
 }

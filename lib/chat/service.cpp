@@ -17,7 +17,7 @@ class ChatService final : public daemon::Service {
     chat_->RegisterHttp(ctx.http());
     chat_->RegisterControl(ctx.control());
     chat_->RegisterWebhooks(ctx.http(), ctx.control());
-    chat_->RegisterHelpdesk(ctx.http(), ctx.control());
+    chat_->RegisterHelpdesk(ctx.control());
     return base::Ok();
   }
   base::Status Reload(daemon::Context&, const config::Config& next) override {

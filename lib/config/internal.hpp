@@ -1,6 +1,8 @@
 // Helpers shared by the files of lib/config; not part of its API.
 #pragma once
 
+#include "lib/base/utf8.hpp"
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,7 +31,7 @@ std::string ParseValueText(const KeyDef& def, std::string_view text, Value* out)
 // offending value.
 base::Status CheckWholeConfig(const Config& config);
 
-bool IsValidUtf8(std::string_view s);
+using base::IsValidUtf8;
 // Text safe to put in a one-line message: control bytes become \xNN.
 std::string Printable(std::string_view s);
 // " (did you mean 'chatd.listen'?)" for a near miss among the registry's keys, else "".

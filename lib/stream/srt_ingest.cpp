@@ -1,10 +1,5 @@
 #include "lib/stream/srt_ingest.hpp"
 
-extern "C" {
-#include <libavformat/avformat.h>
-#include <libavutil/mathematics.h>
-}
-
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -12,6 +7,7 @@ extern "C" {
 #include <thread>
 
 #include "lib/base/log.hpp"
+#include "lib/media/demux.hpp"
 #include "lib/stream/annexb.hpp"
 
 namespace collab::stream {
@@ -80,20 +76,13 @@ struct SrtIngest::Impl {
     uint64_t session = 0;
     bool logged_error = false;
     while (!stop) {
-      AVFormatContext* ic = avformat_alloc_context();
-      ic->interrupt_callback.callback = [](void* o) { return static_cast<Impl*>(o)->stop.load() ? 1 : 0; };
-      ic->interrupt_callback.opaque = this;
-      AVDictionary* opts = nullptr;
-      av_dict_set(&opts, "mode", "listener", 0);
-      if (!options.passphrase.empty()) av_dict_set(&opts, "passphrase", options.passphrase.c_str(), 0);
-      int rc = avformat_open_input(&ic, Url().c_str(), av_find_input_format("mpegts"), &opts);
-      av_dict_free(&opts);
-      if (rc < 0) {
+      std::vector<std::pair<std::string, std::string>> opts{{"mode", "listener"}};
+      if (!options.passphrase.empty()) opts.emplace_back("passphrase", options.passphrase);
+      auto dm = media::Demuxer::Open(Url(), "mpegts", opts, [this] { return stop.load(); });
+      if (!dm.ok()) {
         if (stop) break;
         if (!logged_error) {
-          char err[128];
-          av_strerror(rc, err, sizeof err);
-          LOG_WARN("srt: %s: %s", Url().c_str(), err);
+          LOG_WARN("srt: %s: %s", Url().c_str(), dm.error().message.c_str());
           logged_error = true;
         }
         for (int i = 0; i < 10 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -102,29 +91,19 @@ struct SrtIngest::Impl {
       logged_error = false;
       ++session;
       Post(Event{Event::Kind::kStart, session});
-      AVPacket* pkt = av_packet_alloc();
-      while (!stop && drop_session.load() != session) {
-        if (av_read_frame(ic, pkt) < 0) break;
-        const AVStream* st = ic->streams[pkt->stream_index];
-        AVCodecID codec = st->codecpar->codec_id;
-        if ((codec == AV_CODEC_ID_H264 || codec == AV_CODEC_ID_AAC) && pkt->size > 0) {
-          int64_t dts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
-          int64_t pts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : dts;
-          if (dts != AV_NOPTS_VALUE) {
-            Event e;
-            e.kind = codec == AV_CODEC_ID_H264 ? Event::Kind::kVideo : Event::Kind::kAudio;
-            e.session = session;
-            e.dts_ms = av_rescale_q(dts, st->time_base, AVRational{1, 1000});
-            e.cts_ms = static_cast<int32_t>(av_rescale_q(pts - dts, st->time_base, AVRational{1, 1000}));
-            e.key = pkt->flags & AV_PKT_FLAG_KEY;
-            e.data.assign(reinterpret_cast<const char*>(pkt->data), static_cast<size_t>(pkt->size));
-            Post(std::move(e));
-          }
-        }
-        av_packet_unref(pkt);
+      media::Packet p;
+      while (!stop && drop_session.load() != session && (*dm)->Read(&p)) {
+        if (p.codec == media::Packet::Codec::kOther || p.data.empty() || !p.has_time) continue;
+        Event e;
+        e.kind = p.codec == media::Packet::Codec::kH264 ? Event::Kind::kVideo : Event::Kind::kAudio;
+        e.session = session;
+        e.dts_ms = p.dts_ms;
+        e.cts_ms = p.cts_ms;
+        e.key = p.key;
+        e.data = std::move(p.data);
+        Post(std::move(e));
       }
-      av_packet_free(&pkt);
-      avformat_close_input(&ic);
+      dm->reset();
       Post(Event{Event::Kind::kEnd, session});
     }
   }
@@ -212,7 +191,6 @@ base::Result<std::unique_ptr<SrtIngest>> SrtIngest::Start(uv_loop_t* loop, const
                                                           RtmpServer::Handlers handlers) {
   if (options.port <= 0 || options.port > 65535)
     return base::MakeError(base::kExitConfig, "srt listen address needs a fixed port");
-  avformat_network_init();
   auto impl = std::make_unique<Impl>();
   impl->loop = loop;
   impl->options = options;

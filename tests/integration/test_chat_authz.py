@@ -1,4 +1,5 @@
-"""The authorization matrix of collab-chatd: every route of lib/chat/http_api.cpp is called
+"""The authorization matrix of collab-chatd: every route of lib/chat/http_api.cpp and
+lib/chat/helpdesk.cpp is called
 without a token, with forged and expired tokens, and (room routes) by a user outside a private
 room and outside a DM. Outsiders must get exactly what a nonexistent room gets (404, same error
 shape), never any of the room's data, and must change nothing. The WebSocket gets the same
@@ -53,6 +54,15 @@ ROUTES = [
     ("DELETE", "/api/v1/rooms/{id}/messages/{seq}/reactions/{emoji}", None),
     ("PUT", "/api/v1/rooms/{id}/messages/{seq}/pin", None),
     ("DELETE", "/api/v1/rooms/{id}/messages/{seq}/pin", None),
+    # helpdesk.cpp ({id} is a request id there: a room id is no request, like a missing one)
+    ("GET", "/api/v1/helpdesk", None),
+    ("POST", "/api/v1/helpdesk/{desk}/requests", {"subject": "outsider", "text": "outsider request"}),
+    ("GET", "/api/v1/helpdesk/{desk}/requests", None),
+    ("POST", "/api/v1/helpdesk/{desk}/requests/{id}/claim", None),
+    ("POST", "/api/v1/helpdesk/{desk}/requests/{id}/handover", {"to": "{user}"}),
+    ("POST", "/api/v1/helpdesk/{desk}/requests/{id}/resolve", None),
+    ("POST", "/api/v1/helpdesk/{desk}/requests/{id}/reopen", None),
+    ("GET", "/api/v1/helpdesk/{desk}/search", None),
 ]
 # Routes that need no session at all.
 PUBLIC_ROUTES = [("POST", "/api/v1/login"), ("GET", "/api/v1/config"), ("GET", "/metrics")]
@@ -62,7 +72,7 @@ NO_FILE = "0" * 64  # a well-formed file id nobody uploaded
 
 
 def fill(template, room="", seq=1, user="alice", emoji="ok", file=NO_FILE):
-    return (template.replace("{id}", room).replace("{seq}", str(seq)).replace("{user}", user)
+    return (template.replace("{id}", room).replace("{desk}", "nodesk").replace("{seq}", str(seq)).replace("{user}", user)
             .replace("{emoji}", emoji).replace("{file}", file))
 
 
@@ -74,20 +84,27 @@ def fill_body(body, user):
 
 class RouteTable(unittest.TestCase):
     def test_table_covers_every_route_in_http_api(self):
-        """A new route in http_api.cpp must be added to ROUTES (and so to the matrix)."""
-        src = open(os.path.join(SOURCE_DIR, "lib", "chat", "http_api.cpp")).read()
+        """A new route in http_api.cpp or helpdesk.cpp must be added to ROUTES (and so to the matrix)."""
         found = set()
         # http.Route("GET", "/path", ...), http.Route(method, "/path", ...) in a PUT/DELETE loop,
-        # and http.Route("GET", flag ? "/a" : "/b", ...).
+        # and http.Route("GET", flag ? "/a" : "/b", ...); helpdesk.cpp's request actions are
+        # TicketAction(http, "/path", ...), POST routes made by one http.Route("POST", path, ...).
         pattern = r'http\.Route\(\s*(?:"([A-Z]+)"|(\w+))\s*,\s*(?:\w+\s*\?\s*"([^"]+)"\s*:\s*"([^"]+)"|"([^"]+)")'
-        for m in re.finditer(pattern, src):
-            methods = [m.group(1)] if m.group(1) else ["PUT", "DELETE"]
-            paths = [m.group(5)] if m.group(5) else [m.group(3), m.group(4)]
-            for method in methods:
-                for path in paths:
-                    found.add((method, path))
-        self.assertEqual(len(re.findall(r"http\.Route\(", src)), len(re.findall(pattern, src)),
-                         "a Route() call this test cannot read")
+        for name in ("http_api.cpp", "helpdesk.cpp"):
+            src = open(os.path.join(SOURCE_DIR, "lib", "chat", name)).read()
+            for m in re.finditer(pattern, src):
+                methods = [m.group(1)] if m.group(1) else ["PUT", "DELETE"]
+                paths = [m.group(5)] if m.group(5) else [m.group(3), m.group(4)]
+                for method in methods:
+                    for path in paths:
+                        found.add((method, path))
+            actions = re.findall(r'TicketAction\(http,\s*"([^"]+)"', src)
+            found |= {("POST", path) for path in actions}
+            generic = len(re.findall(r'http\.Route\("POST", path,', src))
+            self.assertEqual(generic, 1 if actions else 0, f"{name}: TicketAction's route changed shape")
+            self.assertEqual(len(re.findall(r"http\.Route\(", src)), len(re.findall(pattern, src)) + generic,
+                             f"{name}: a Route() call this test cannot read")
+        src = open(os.path.join(SOURCE_DIR, "lib", "chat", "http_api.cpp")).read()
         table = {(m, p) for m, p, _ in ROUTES} | set(PUBLIC_ROUTES)
         self.assertTrue(found, "no routes found in http_api.cpp")
         self.assertEqual(found - table, set(), "routes missing from the authorization matrix")
@@ -179,6 +196,27 @@ class Matrix(unittest.TestCase):
         self.assertEqual(before, after)
         self.assertEqual(self.alice.get("/api/v1/me").json["status_text"], "")
         self.assertTrue(self.ce.alive())
+
+    def test_helpdesk_request_of_another_is_like_a_missing_one(self):
+        """Staff who are neither the requester nor an agent get for a real request exactly what a
+        made-up request id gets, and never see its subject or text."""
+        self.ce.call("helpdesk.add", {"id": "it", "name": "IT", "agents": ["alice"]})
+        req = self.bob.post("/api/v1/helpdesk/it/requests", {"subject": "Secret-Subject-9", "text": "Secret-Text-9"})
+        self.assertEqual(req.status, 201, req)
+        rid = req.json["id"]
+        for action, body in (("claim", None), ("handover", {"to": "alice"}), ("resolve", None), ("reopen", None)):
+            got = self.eve.post(f"/api/v1/helpdesk/it/requests/{rid}/{action}", body)
+            ref = self.eve.post(f"/api/v1/helpdesk/it/requests/qnosuchrequest/{action}", body)
+            self.assertEqual(got.status, 404, (action, got))
+            self.assertEqual((got.error["code"], got.error["message"]), (ref.error["code"], ref.error["message"]))
+            self.assertNotIn(b"Secret-", got.body)
+        listing = self.eve.get("/api/v1/helpdesk/it/requests")
+        self.assertEqual(listing.status, 200, listing)
+        self.assertEqual(listing.json["requests"], [])
+        self.assertEqual(self.eve.get("/api/v1/helpdesk/it/search?q=Secret").status, 403)
+        # Nothing changed: the request is still open and unclaimed for its agent.
+        queue = self.alice.get("/api/v1/helpdesk/it/requests").json["requests"]
+        self.assertEqual([(r["id"], r["status"], r.get("agent") or "") for r in queue], [(rid, "open", "")])
 
     def outsider_sees_nothing(self, room):
         eve = self.eve
