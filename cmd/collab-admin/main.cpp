@@ -19,8 +19,9 @@ constexpr const char* kDefaultConfig = "/etc/collab/collab.toml";
 
 int main(int argc, char** argv) {
   using namespace collab;
-  CLI::App app{"collab administration: configuration, status, certificates, chat users and rooms, retention, backup",
-               "collab-admin"};
+  CLI::App app{
+      "collab administration: configuration, status, certificates, chat users and rooms, retention, backup, streams",
+      "collab-admin"};
   app.set_version_flag("--version", std::string("collab-admin ") + base::kVersion);
   app.require_subcommand(1);
   app.fallthrough();
@@ -251,6 +252,17 @@ int main(int argc, char** argv) {
   dstats_cmd->add_option("desk", desk_id, "one desk (default: all)");
   dstats_cmd->callback([&] { action = [&] { return admin::HelpdeskStats(g, desk_id); }; });
 
+  // stream list|kick
+  auto* stream_cmd = app.add_subcommand("stream", "live streams (collab-stream)");
+  stream_cmd->require_subcommand(1);
+  stream_cmd->add_subcommand("list", "list streams with publisher, bytes in and playlist position")->callback([&] {
+    action = [&] { return admin::StreamList(g); };
+  });
+  std::string stream_name;
+  auto* skick_cmd = stream_cmd->add_subcommand("kick", "disconnect a stream's publisher");
+  skick_cmd->add_option("name", stream_name, "stream name")->required();
+  skick_cmd->callback([&] { action = [&] { return admin::StreamKick(g, stream_name); }; });
+
   // token
   admin::TokenOptions tok;
   auto* token_cmd =
@@ -271,9 +283,9 @@ int main(int argc, char** argv) {
   complete_cmd->callback([&] { action = [&] { return admin::Complete(g, complete_kind); }; });
 
   for (auto* sub : {init_cmd, config_cmd, status_cmd, reload_cmd, cert_cmd, user_cmd, room_cmd, ret_cmd, backup_cmd,
-                    restore_cmd, audit_cmd, hook_cmd, desk_cmd, token_cmd, complete_cmd})
+                    restore_cmd, audit_cmd, hook_cmd, desk_cmd, stream_cmd, token_cmd, complete_cmd})
     sub->fallthrough();
-  for (auto* area : {config_cmd, cert_cmd, user_cmd, room_cmd, ret_cmd, hook_cmd, desk_cmd})
+  for (auto* area : {config_cmd, cert_cmd, user_cmd, room_cmd, ret_cmd, hook_cmd, desk_cmd, stream_cmd})
     for (auto* sub : area->get_subcommands({})) sub->fallthrough();
 
   try {

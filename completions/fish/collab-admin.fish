@@ -85,7 +85,7 @@ complete -c collab-admin -n __collab_admin_no_area -l version -d 'Print the vers
 complete -c collab-admin -n __collab_admin_no_area -s h -l help -d 'Print a summary of the options and areas and exit'
 
 # Areas.
-complete -c collab-admin -n __collab_admin_no_area -a '(__collab_admin_values areas init config status reload cert user room retention backup restore audit webhook helpdesk token)'
+complete -c collab-admin -n __collab_admin_no_area -a '(__collab_admin_values areas init config status reload cert user room retention backup restore audit webhook helpdesk stream token)'
 
 # init [--state-dir DIR] [--run-dir DIR] [--web-dir DIR] [--key-file FILE] [--force]
 complete -c collab-admin -n '__collab_admin_at init' -l state-dir -x -a '(__fish_complete_directories)' -d 'Set paths.state_dir'
@@ -119,6 +119,11 @@ function __collab_admin_users
 end
 function __collab_admin_rooms
     __collab_admin_values rooms
+end
+# Streams of a running collab-stream (nothing when it does not answer).
+function __collab_admin_streams
+    command -q collab-admin; or return
+    collab-admin --json stream list 2>/dev/null | sed -n 's/.*[{,]"name":"\([^"]*\)".*/\1/p'
 end
 
 # user add [--name N] [--department D] [--email E] [--role ROLE] [--password-stdin|--no-password] ID
@@ -163,6 +168,10 @@ complete -c collab-admin -n '__collab_admin_at webhook add' -l user -x -a '(__co
 complete -c collab-admin -n '__collab_admin_at -n 0 helpdesk' -a '(__collab_admin_values verbs:helpdesk add list stats)'
 complete -c collab-admin -n '__collab_admin_at helpdesk add' -l name -x -d 'Name staff see'
 complete -c collab-admin -n '__collab_admin_at helpdesk add' -l agent -x -a '(__collab_admin_users)' -d 'An agent (repeatable)'
+
+# stream list | kick NAME
+complete -c collab-admin -n '__collab_admin_at -n 0 stream' -a '(__collab_admin_values verbs:stream list kick)'
+complete -c collab-admin -n '__collab_admin_at -n 0 stream kick' -a '(__collab_admin_streams)' -d Stream
 
 # retention apply [--dry-run] [--as-of DATE]
 complete -c collab-admin -n '__collab_admin_at -n 0 retention' -a '(__collab_admin_values verbs:retention apply)'

@@ -96,6 +96,13 @@ int HelpdeskAdd(const GlobalOptions& g, const std::string& id, const std::string
 int HelpdeskList(const GlobalOptions& g);
 int HelpdeskStats(const GlobalOptions& g, const std::string& desk);
 
+// ---- streaming (collab-stream over its control socket; see stream_verbs.cpp) ----
+
+// Exit 69 when collab-stream is not running.
+int StreamList(const GlobalOptions& g);
+// Disconnects the stream's publisher. Exit 67 for an unknown stream; 0 when it has no publisher.
+int StreamKick(const GlobalOptions& g, const std::string& name);
+
 // backup.cpp: online backup of the chat database into a new directory, and restore into a stopped
 // daemon's state directory.
 int Backup(const GlobalOptions& g, const std::string& dest);

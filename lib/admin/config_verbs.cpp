@@ -81,8 +81,9 @@ int Complete(const GlobalOptions& g, const std::string& kind) {
   static const std::vector<std::pair<std::string, std::vector<const char*>>> kWords = {
       {"areas",
        {"init", "config", "status", "reload", "cert", "user", "room", "retention", "backup", "restore", "audit",
-        "webhook", "helpdesk", "token"}},
+        "webhook", "helpdesk", "stream", "token"}},
       {"verbs:webhook", {"add", "list", "remove"}},
+      {"verbs:stream", {"list", "kick"}},
       {"verbs:helpdesk", {"add", "list", "stats"}},
       {"verbs:config", {"check", "show", "defaults"}},
       {"verbs:cert", {"ca", "issue"}},

@@ -8,7 +8,10 @@ import unittest
 from harness import SOURCE_DIR, binary, run
 
 PROGRAMS = ("collab-chatd", "collab-sfu", "collab-stream", "collab-admin")
-ADMIN_SUBCOMMANDS = (["init"], ["config", "show"], ["status"], ["reload"], ["cert", "ca"], ["cert", "issue"])
+ADMIN_SUBCOMMANDS = (["init"], ["config", "show"], ["status"], ["reload"], ["cert", "ca"], ["cert", "issue"],
+                     ["stream", "list"], ["stream", "kick"])
+# Subcommands of the daemons with options of their own.
+DAEMON_SUBCOMMANDS = {"collab-stream": (["publish"],)}
 
 
 def help_options(text):
@@ -53,6 +56,7 @@ class ManPages(unittest.TestCase):
             helps = [run([binary(prog), "--help"]).stdout]
             if prog == "collab-admin":
                 helps += [run([binary(prog), *sub, "--help"]).stdout for sub in ADMIN_SUBCOMMANDS]
+            helps += [run([binary(prog), *sub, "--help"]).stdout for sub in DAEMON_SUBCOMMANDS.get(prog, ())]
             opts = set()
             for h in helps:
                 opts |= help_options(h)
