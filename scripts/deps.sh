@@ -18,9 +18,11 @@ PKGS=(
   fonts-noto-cjk
   # a real directory server for the LDAP tests (started by the tests on loopback)
   slapd ldap-utils
+  # nginx as an HTTP edge cache in front of collab-stream (conf/nginx, the edge test)
+  nginx
 )
 if [ "${1:-}" = bench ]; then
-  PKGS+=(prosody ejabberd erlang-p1-sqlite3 nginx libnginx-mod-rtmp groonga-bin wrk)
+  PKGS+=(prosody ejabberd erlang-p1-sqlite3 libnginx-mod-rtmp groonga-bin wrk)
 fi
 
 missing=()
@@ -63,4 +65,10 @@ if [ -f package-lock.json ]; then
     npm ci --no-audit --no-fund --loglevel=error
     cp package-lock.json "$stamp"
   fi
+fi
+
+# Browser libraries the web app serves (hls.js for the live player) go from node_modules into
+# web/vendor/, so the daemons never read node_modules.
+if [ -d node_modules ]; then
+  scripts/vendor.sh
 fi

@@ -1,0 +1,176 @@
+// The live player page (web/live/) in headless Chromium against real collab-chatd and
+// collab-stream, driven by tests/integration/test_stream_web.py. COLLAB_E2E holds
+// {url, stream, scenario}; the script prints one JSON line the Python side asserts on.
+// Scenarios:
+//   play     the stream is live: it plays, currentTime advances, latency and LIVE badge show
+//   offline  the stream is not live: the page says so and keeps checking; when the test then
+//            writes a line to stdin (after starting the publisher), the page must start playing,
+//            and after the next line (publisher stopped) show the offline state again
+//   list     /live/ lists the stream with a link that opens its player
+//   native   no MSE in the page: the browser's own HLS plays the stream
+// Every wait is bounded (Playwright timeouts, a deadline for stdin); none is a fixed sleep.
+import { createInterface } from 'node:readline';
+import { cfg, base, run, newContext, newPage } from './chat_helpers.mjs';
+
+const LIVE_TIMEOUT = 40000; // first parts plus hls.js start-up on a loaded 2-core machine
+
+const live = (page) => page.evaluate(() => ({ ...window.__collabLive }));
+
+function pageErrors(page, L) {
+  return [...page.errors, ...L.errors];
+}
+
+// Waits until the video has played `seconds` of media past where it was when asked.
+async function advances(page, seconds) {
+  const t0 = await page.evaluate(() => document.getElementById('video').currentTime);
+  await page.waitForFunction(([t, s]) => document.getElementById('video').currentTime > t + s, [t0, seconds],
+    { timeout: (seconds + 15) * 1000, polling: 100 });
+  const t1 = await page.evaluate(() => document.getElementById('video').currentTime);
+  return { from: t0, to: t1 };
+}
+
+async function waitLive(page) {
+  await page.waitForSelector('body[data-state="live"]', { state: 'attached', timeout: LIVE_TIMEOUT });
+}
+
+// Latency readouts once a second for a few seconds: the page's number and its text.
+async function latencySamples(page, n) {
+  const out = [];
+  await page.waitForFunction(() => typeof window.__collabLive.latencyMs === 'number', null, { timeout: 10000 });
+  for (let i = 0; i < n; i++) {
+    await page.waitForFunction((prev) => {
+      const el = document.getElementById('latency');
+      return el.dataset.ms !== '' && el.dataset.ms !== prev;
+    }, out.length ? String(out[out.length - 1].ms) : '', { timeout: 5000, polling: 100 });
+    out.push(await page.evaluate(() => {
+      const el = document.getElementById('latency');
+      return { ms: Number(el.dataset.ms), text: el.textContent, value: window.__collabLive.latencyMs };
+    }));
+  }
+  return out;
+}
+
+async function playScenario(page) {
+  const mse = await page.evaluate(() => typeof MediaSource !== 'undefined'
+    && MediaSource.isTypeSupported('video/mp4; codecs="avc1.42E01E,mp4a.40.2"'));
+  const t0 = Date.now();
+  await page.goto(`${base}live/?s=${encodeURIComponent(cfg.stream)}`);
+  await waitLive(page);
+  const liveAfterMs = Date.now() - t0;
+  const played = await advances(page, 2.5);
+  const latency = await latencySamples(page, 3);
+  // The server counts this player once its playlist requests were seen (the page asks every 5 s).
+  await page.waitForFunction(() => window.__collabLive.viewers >= 1, null, { timeout: 15000, polling: 200 });
+  const viewersAlone = (await live(page)).viewers;
+  // A second viewer (another browser, told apart by its User-Agent on this one address) is counted.
+  const other = await newContext(page.context().browser(), { userAgent: 'collab-test second viewer' });
+  const page2 = await newPage(other, cfg.lang || 'en');
+  await page2.goto(`${base}live/?s=${encodeURIComponent(cfg.stream)}`);
+  await waitLive(page2);
+  await page.waitForFunction(() => window.__collabLive.viewers >= 2, null, { timeout: 15000, polling: 200 });
+  const L2 = await live(page2);
+  await other.close();
+  const L = await live(page);
+  return {
+    mse,
+    liveAfterMs,
+    played,
+    latency,
+    state: L.state,
+    engine: L.engine,
+    viewersAlone,
+    viewers: L.viewers,
+    viewersText: await page.textContent('#viewers'),
+    badge: await page.isVisible('#badge'),
+    badgeText: (await page.textContent('#badge')).trim(),
+    overlay: await page.isVisible('#overlay'),
+    warnings: L.warnings,
+    errors: [...pageErrors(page, L), ...pageErrors(page2, L2)],
+  };
+}
+
+// One line from stdin, or null after timeoutMs (the Python side writes it after publishing).
+function readLine(timeoutMs) {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin });
+    const timer = setTimeout(() => { rl.close(); resolve(null); }, timeoutMs);
+    rl.once('line', (line) => { clearTimeout(timer); rl.close(); resolve(line); });
+  });
+}
+
+async function offlineScenario(page) {
+  await page.goto(`${base}live/?s=${encodeURIComponent(cfg.stream)}`);
+  await page.waitForSelector('body[data-state="offline"]', { state: 'attached' });
+  // Still offline after the page has asked the server twice more (backoff 1 s, then 2 s).
+  await page.waitForFunction(() => window.__collabLive.checks >= 3, null, { timeout: 10000, polling: 100 });
+  await page.waitForSelector('body[data-state="offline"]', { state: 'attached', timeout: 1000 });
+  const status = await page.textContent('#status');
+  const retry = await page.textContent('#retry');
+  const badge = await page.isVisible('#badge');
+  const overlay = await page.isVisible('#overlay');
+  // The same state in Japanese after switching the language on the page.
+  await page.selectOption('#lang-select', 'ja');
+  await page.waitForFunction(() => document.documentElement.lang === 'ja', null, { timeout: 5000 });
+  const statusJa = await page.textContent('#status');
+  await page.selectOption('#lang-select', 'en');
+  await page.waitForFunction(() => document.documentElement.lang === 'en', null, { timeout: 5000 });
+  const L = await live(page);
+  const offline = { state: L.state, checks: L.checks, statusJa, status, retry, badge, overlay, latencyMs: L.latencyMs, errors: pageErrors(page, L) };
+  if (!cfg.publishAfter) return { offline, errors: offline.errors };
+  console.log(JSON.stringify({ offline: true })); // tells the test to start the publisher
+  const go = await readLine(30000);
+  if (go === null) throw new Error('no go line on stdin');
+  const t0 = Date.now();
+  await waitLive(page);
+  const liveAfterMs = Date.now() - t0;
+  const played = await advances(page, 2);
+  const L2 = await live(page);
+  const playing = { liveAfterMs, played, state: L2.state, badge: await page.isVisible('#badge') };
+  // The publisher goes away: the page must say so again, without errors.
+  console.log(JSON.stringify({ live: true }));
+  if ((await readLine(30000)) === null) throw new Error('no stopped line on stdin');
+  const t1 = Date.now();
+  await page.waitForSelector('body[data-state="offline"]', { state: 'attached', timeout: 20000 });
+  const L3 = await live(page);
+  const ended = { offlineAfterMs: Date.now() - t1, status: await page.textContent('#status'),
+    badge: await page.isVisible('#badge'), latencyMs: L3.latencyMs };
+  return { offline, playing, ended, warnings: L3.warnings, errors: pageErrors(page, L3) };
+}
+
+// Without MSE (hidden before the page loads) hls.js cannot run: the page falls back to the
+// browser's own HLS, which this Chromium has.
+async function nativeScenario(page) {
+  await page.addInitScript(() => {
+    for (const k of ['MediaSource', 'ManagedMediaSource', 'WebKitMediaSource']) delete window[k];
+  });
+  await page.goto(`${base}live/?s=${encodeURIComponent(cfg.stream)}`);
+  const canNative = await page.evaluate(() => document.createElement('video').canPlayType('application/vnd.apple.mpegurl'));
+  await waitLive(page);
+  const played = await advances(page, 2);
+  const L = await live(page);
+  return { canNative, mse: await page.evaluate(() => 'MediaSource' in window), engine: L.engine, state: L.state,
+    played, badge: await page.isVisible('#badge'), latencyMs: L.latencyMs, errors: pageErrors(page, L) };
+}
+
+async function listScenario(page) {
+  await page.goto(`${base}live/`);
+  const item = `.stream-item[data-stream="${cfg.stream}"]`;
+  await page.waitForSelector(`${item} .badge`, { timeout: 15000 });
+  const href = await page.getAttribute(`${item} a`, 'href');
+  const names = await page.$$eval('.stream-item', (els) => els.map((e) => e.dataset.stream));
+  await Promise.all([page.waitForURL(/\/live\/\?s=/), page.click(`${item} a`)]);
+  await waitLive(page);
+  const played = await advances(page, 1);
+  const L = await live(page);
+  return { href, names, url: page.url(), state: L.state, played, errors: pageErrors(page, L) };
+}
+
+const scenarios = { play: playScenario, offline: offlineScenario, list: listScenario, native: nativeScenario };
+
+run(async (browser) => {
+  const context = await newContext(browser);
+  const page = await newPage(context, cfg.lang || 'en');
+  const result = await scenarios[cfg.scenario](page);
+  await context.close();
+  return result;
+});

@@ -1,0 +1,245 @@
+// The live page (/live/): without ?s= a list of the streams collab-stream knows, each linking to
+// its player; with ?s=NAME the player for that stream, with a LIVE badge, the viewer count the
+// server reports, and the latency from program date-time. While a stream is not live the page
+// says so and asks again on a bounded backoff, starting the player when the publisher appears.
+// Nothing is stored in the browser beyond the language choice (i18n.js).
+import { initI18n, applyI18n, setLang, getLang, onLangChange, t, formatNumber } from '../i18n.js';
+import { NAME_RE, streamBase, playlistUrl, listStreams, streamInfo, isPlayable, playlistReady } from './streams.js';
+import { LivePlayer, GONE, engine } from './player.js';
+
+const BACKOFF_S = [1, 2, 4, 8, 15]; // waits between checks of a stream that is not live (last one repeats)
+const POLL_MS = 5000;               // viewer count and live flag while playing; the list's refresh
+const MAX_WARNINGS = 50;
+
+// For the browser tests and for a curious operator's console.
+const L = (window.__collabLive = { state: 'loading', latencyMs: null, viewers: null, engine: null, stream: null,
+  checks: 0, errors: [], warnings: [] });
+window.addEventListener('error', (e) => L.errors.push(`script: ${e.message}`));
+window.addEventListener('unhandledrejection', (e) => L.errors.push(`promise: ${e.reason && e.reason.message ? e.reason.message : e.reason}`));
+
+const $ = (id) => document.getElementById(id);
+let base = '';
+let name = null;
+let player = null;
+let timer = 0;
+let retries = 0;
+let retryAt = 0;
+let checkSeq = 0; // only the newest check acts on its answer
+let waits = 0;    // checks that found the stream live but its playlist not ready yet
+let status = { key: 'live.loading', vars: null };
+let viewers = null;
+let lastList = null;
+
+function setState(state, key, vars) {
+  L.state = state;
+  document.body.dataset.state = state;
+  if (key) status = { key, vars };
+  render();
+}
+
+function render() {
+  if (name === null) return renderList();
+  $('status').textContent = t(status.key, status.vars);
+  $('badge').hidden = L.state !== 'live';
+  $('viewers').hidden = viewers === null;
+  if (viewers !== null) $('viewers').textContent = t('live.viewers', { n: formatNumber(viewers) });
+  renderTick();
+}
+
+// Once a second: the latency readout and the countdown to the next check.
+function renderTick() {
+  if (name === null) return;
+  const ms = player ? player.latencyMs() : null;
+  L.latencyMs = ms;
+  const el = $('latency');
+  el.textContent = ms === null ? '' : t('live.latency', { s: (ms / 1000).toFixed(1) });
+  el.dataset.ms = ms === null ? '' : String(Math.round(ms));
+  const left = Math.ceil((retryAt - Date.now()) / 1000);
+  $('retry').textContent = L.state !== 'live' && retryAt && left > 0 ? t('live.retry_in', { n: left }) : '';
+}
+
+function warn(detail) {
+  L.warnings.push(detail);
+  if (L.warnings.length > MAX_WARNINGS) L.warnings.shift();
+}
+
+// ---------------------------------------------------------------- player
+
+function schedule(ms) {
+  clearTimeout(timer);
+  retryAt = Date.now() + ms;
+  timer = setTimeout(check, ms);
+}
+
+function retryLater() {
+  schedule(BACKOFF_S[Math.min(retries, BACKOFF_S.length - 1)] * 1000);
+  retries++;
+}
+
+function stopPlayer() {
+  if (player) player.stop();
+  player = null;
+  L.latencyMs = null;
+}
+
+function startPlayer() {
+  const p = new LivePlayer($('video'), playlistUrl(base, name), {
+    onPlaying: () => { if (player === p) setState('live', 'live.playing'); },
+    onWarning: warn,
+    onStop: async (reason, detail) => {
+      if (player !== p) return;
+      player = null;
+      L.latencyMs = null;
+      clearTimeout(timer);
+      // A player that fails because the publisher left is not an error: ask the server first.
+      let info = null;
+      try { info = await streamInfo(base, name); } catch { /* unreachable: treated as not live */ }
+      if (player) return; // a check that was under way has started a new one meanwhile
+      if (reason === GONE || !isPlayable(info)) {
+        warn(detail);
+        setState('offline', 'live.offline');
+      } else {
+        L.errors.push(`player: ${detail}`);
+        setState('error', 'live.error', { msg: detail });
+      }
+      retryLater();
+    },
+  });
+  player = p;
+  L.engine = engine($('video'));
+  setState('loading', 'live.connecting');
+  p.start();
+}
+
+async function check() {
+  clearTimeout(timer);
+  retryAt = 0;
+  L.checks++;
+  const seq = ++checkSeq;
+  let info;
+  try {
+    info = await streamInfo(base, name);
+    if (seq !== checkSeq) return;
+  } catch (e) {
+    if (seq !== checkSeq) return;
+    warn(`stream info: ${e.message}`);
+    if (!player) {
+      setState('offline', 'live.unreachable');
+      retryLater();
+    } else {
+      schedule(POLL_MS); // the player itself shows whether media still flows
+    }
+    return;
+  }
+  viewers = info && Number.isFinite(info.viewers) ? info.viewers : null;
+  L.viewers = viewers;
+  if (!isPlayable(info)) {
+    stopPlayer();
+    setState('offline', 'live.offline');
+    retryLater();
+    return;
+  }
+  retries = 0;
+  if (!player && !(await playlistReady(base, name, engine($('video')) === 'native').catch(() => false))) {
+    if (seq !== checkSeq) return;
+    setState('loading', 'live.connecting');
+    // The first segment is a few seconds away; a stream that never makes one is asked less often.
+    schedule(waits++ < 10 ? 1000 : 5000);
+    return;
+  }
+  if (seq !== checkSeq) return;
+  waits = 0;
+  if (!player) startPlayer();
+  else render();
+  schedule(POLL_MS);
+}
+
+function openPlayer() {
+  $('player-view').hidden = false;
+  $('stream-name').textContent = name;
+  document.title = `${name} — collab live`;
+  L.stream = name;
+  if (!NAME_RE.test(name)) return setState('error', 'live.bad_name');
+  if (!engine($('video'))) return setState('error', 'live.no_player');
+  if (!base) return setState('error', 'live.no_config');
+  setInterval(renderTick, 1000);
+  check();
+}
+
+// ---------------------------------------------------------------- list
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function renderList() {
+  const ul = $('stream-list');
+  ul.replaceChildren();
+  $('list-empty').hidden = !lastList || lastList.length > 0;
+  if (!lastList) return;
+  const sorted = [...lastList].sort((a, b) => (b.live - a.live) || String(a.name).localeCompare(String(b.name)));
+  for (const s of sorted) {
+    const li = el('li', s.live ? 'stream-item' : 'stream-item offline');
+    li.dataset.stream = s.name;
+    const a = el('a', 'stream-link', s.name);
+    a.href = `/live/?s=${encodeURIComponent(s.name)}`;
+    li.append(a);
+    if (s.live) li.append(el('span', 'badge', t('live.badge')));
+    else li.append(el('span', 'muted', t('live.not_live')));
+    if (Number.isFinite(s.viewers) && s.live) li.append(el('span', 'viewers', t('live.viewers', { n: formatNumber(s.viewers) })));
+    ul.append(li);
+  }
+}
+
+async function refreshList() {
+  try {
+    lastList = (await listStreams(base)).filter((s) => s && typeof s.name === 'string');
+    $('list-error').hidden = true;
+    retries = 0;
+    setState('list');
+    timer = setTimeout(refreshList, POLL_MS);
+  } catch (e) {
+    warn(`stream list: ${e.message}`);
+    $('list-error').hidden = false;
+    $('list-error').textContent = t('live.unreachable');
+    timer = setTimeout(refreshList, BACKOFF_S[Math.min(retries++, BACKOFF_S.length - 1)] * 1000);
+  }
+}
+
+function openList() {
+  $('list-view').hidden = false;
+  if (!base) {
+    $('list-error').hidden = false;
+    $('list-error').textContent = t('live.no_config');
+    return setState('error');
+  }
+  refreshList();
+}
+
+// ---------------------------------------------------------------- start
+
+async function main() {
+  await initI18n();
+  applyI18n(document);
+  const sel = $('lang-select');
+  sel.value = getLang();
+  sel.addEventListener('change', () => setLang(sel.value));
+  onLangChange(() => { sel.value = getLang(); render(); });
+
+  name = new URLSearchParams(location.search).get('s');
+  try {
+    base = await streamBase();
+  } catch (e) {
+    L.errors.push(`config: ${e.message}`);
+  }
+  if (name === null) openList();
+  else openPlayer();
+}
+
+main().catch((e) => {
+  L.errors.push(`start: ${e && e.message ? e.message : e}`);
+  setState('error', 'live.error', { msg: String(e && e.message ? e.message : e) });
+});

@@ -1,0 +1,131 @@
+// One <video> element playing one LL-HLS stream: hls.js (window.Hls from /vendor/hls.min.js) in
+// low-latency mode where MSE exists, the browser's own HLS otherwise. It reports what happens
+// (playing, gone, fatal error) to its owner and measures latency from EXT-X-PROGRAM-DATE-TIME;
+// it deliberately does not decide when to retry or what the page shows: that is app.js.
+
+// Why a player stopped: the playlist is not there (stream not live) or something else broke.
+export const GONE = 'gone';
+export const FAILED = 'failed';
+
+function hlsClass() {
+  const Hls = window.Hls;
+  return Hls && typeof Hls.isSupported === 'function' && Hls.isSupported() ? Hls : null;
+}
+
+// Which engine this browser would use: 'hls.js', 'native' or null (cannot play HLS).
+export function engine(video) {
+  if (hlsClass()) return 'hls.js';
+  if (video.canPlayType('application/vnd.apple.mpegurl')) return 'native';
+  return null;
+}
+
+export class LivePlayer {
+  // handlers: onPlaying(), onStop(reason, detail), onWarning(detail)
+  constructor(video, url, handlers) {
+    this.video = video;
+    this.url = url;
+    this.h = handlers;
+    this.hls = null;
+    this.engine = null;
+    this.stopped = false;
+    this.mediaRecoveries = 0;
+    this.listeners = [];
+  }
+
+  start() {
+    const Hls = hlsClass();
+    this.listen('playing', () => { if (!this.stopped) this.h.onPlaying(); });
+    if (Hls) {
+      this.engine = 'hls.js';
+      this.startHls(Hls);
+    } else if (this.video.canPlayType('application/vnd.apple.mpegurl')) {
+      this.engine = 'native';
+      this.listen('error', () => {
+        const e = this.video.error;
+        this.stop(FAILED, e ? `media error ${e.code}${e.message ? `: ${e.message}` : ''}` : 'media error');
+      });
+      this.video.src = this.url;
+      this.play();
+    } else {
+      throw new Error('no HLS playback in this browser');
+    }
+  }
+
+  startHls(Hls) {
+    // No liveSyncDuration/liveSyncDurationCount: with lowLatencyMode hls.js then targets the
+    // playlist's PART-HOLD-BACK, which the server derives from its part length.
+    const hls = new Hls({
+      lowLatencyMode: true,
+      enableWorker: true,
+      backBufferLength: 30,
+      maxLiveSyncPlaybackRate: 1.25,
+      manifestLoadingMaxRetry: 2,
+      levelLoadingMaxRetry: 4,
+      fragLoadingMaxRetry: 4,
+    });
+    this.hls = hls;
+    hls.on(Hls.Events.MANIFEST_PARSED, () => this.play());
+    hls.on(Hls.Events.ERROR, (_e, data) => {
+      if (this.stopped) return;
+      const detail = `${data.type}/${data.details}${data.response && data.response.code ? ` (HTTP ${data.response.code})` : ''}`;
+      if (!data.fatal) {
+        this.h.onWarning(detail);
+        return;
+      }
+      // A playlist that is not there means the stream is not live (not yet, or any more).
+      const status = data.response && data.response.code;
+      if (data.type === Hls.ErrorTypes.NETWORK_ERROR && (status === 404 || status === 503 || status === 410)) {
+        this.stop(GONE, detail);
+      } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR && this.mediaRecoveries < 2) {
+        this.mediaRecoveries++;
+        this.h.onWarning(`${detail}: recovering`);
+        hls.recoverMediaError();
+      } else {
+        this.stop(FAILED, detail);
+      }
+    });
+    hls.attachMedia(this.video);
+    hls.loadSource(this.url);
+  }
+
+  play() {
+    const p = this.video.play();
+    // Refused autoplay (unmuted by the user, strict policy) leaves the native controls to start it.
+    if (p && p.catch) p.catch((e) => this.h.onWarning(`play(): ${e && e.name}`));
+  }
+
+  listen(type, fn) {
+    this.video.addEventListener(type, fn);
+    this.listeners.push([type, fn]);
+  }
+
+  // Wall-clock time of the frame on screen minus now, in ms, from EXT-X-PROGRAM-DATE-TIME; null
+  // before the first frame or when the stream carries no program date-time.
+  latencyMs() {
+    if (this.stopped || this.video.readyState < 2) return null;
+    let shown = null;
+    if (this.hls) {
+      const d = this.hls.playingDate;
+      shown = d ? d.getTime() : null;
+    } else if (typeof this.video.getStartDate === 'function') {
+      const start = this.video.getStartDate().getTime();
+      shown = Number.isFinite(start) ? start + this.video.currentTime * 1000 : null;
+    }
+    return shown === null || !Number.isFinite(shown) ? null : Math.max(0, Date.now() - shown);
+  }
+
+  stop(reason, detail) {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const [type, fn] of this.listeners) this.video.removeEventListener(type, fn);
+    this.listeners = [];
+    if (this.hls) {
+      this.hls.destroy();
+      this.hls = null;
+    } else {
+      this.video.removeAttribute('src');
+      this.video.load();
+    }
+    if (reason) this.h.onStop(reason, detail);
+  }
+}

@@ -1,0 +1,59 @@
+// Where the live streams are and what collab-stream says about them: the stream base URL from
+// chatd's /api/v1/config, and GET {stream_url}/api/v1/streams (a cross-origin request the
+// stream daemon answers with CORS headers). No credentials go to the stream server: streams
+// are open by configuration. It deliberately does not cache: every call asks the server.
+
+// Stream names as collab-stream accepts them (letters, digits, _ and -, up to 64).
+export const NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+export class HttpError extends Error {
+  constructor(url, status) {
+    super(`HTTP ${status} from ${url}`);
+    this.status = status;
+  }
+}
+
+async function getJson(url, credentials) {
+  const r = await fetch(url, { cache: 'no-store', credentials, headers: { Accept: 'application/json' } });
+  if (!r.ok) throw new HttpError(url, r.status);
+  return r.json();
+}
+
+// The stream server's base URL without a trailing slash ('' when chatd names none).
+export async function streamBase() {
+  const cfg = await getJson('/api/v1/config', 'same-origin');
+  return String(cfg.stream_url || '').replace(/\/+$/, '');
+}
+
+export function playlistUrl(base, name) {
+  return `${base}/live/${encodeURIComponent(name)}/index.m3u8`;
+}
+
+// [{name, live, viewers, parts, ...}] as collab-stream lists them.
+export async function listStreams(base) {
+  const body = await getJson(`${base}/api/v1/streams`, 'omit');
+  return Array.isArray(body && body.streams) ? body.streams : [];
+}
+
+// One stream's entry, or null when the server does not know it (never published, or gone).
+export async function streamInfo(base, name) {
+  return (await listStreams(base)).find((s) => s && s.name === name) || null;
+}
+
+// Whether a player can start on the live playlist: hls.js (lowLatency) wants one complete
+// segment (before that it reports an empty level); a plain HLS client starts three target
+// durations from the end (RFC 8216 6.3.3) and fails when the playlist lists less than that.
+export async function playlistReady(base, name, plain) {
+  const r = await fetch(playlistUrl(base, name), { cache: 'no-store', credentials: 'omit' });
+  if (!r.ok) return false;
+  const text = await r.text();
+  const target = Number((/^#EXT-X-TARGETDURATION:(\d+)/m.exec(text) || [])[1] || 0);
+  let listed = 0;
+  for (const m of text.matchAll(/^#EXTINF:([\d.]+)/gm)) listed += Number(m[1]);
+  return target > 0 && listed > 0 && (!plain || listed >= 3 * target);
+}
+
+// A stream can be played once it is live and its packager has produced media.
+export function isPlayable(info) {
+  return !!(info && info.live && Number(info.parts) > 0);
+}
