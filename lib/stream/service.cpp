@@ -324,20 +324,27 @@ class Service final : public daemon::Service {
 
   // ---- serving
 
+  // CORS for the web app's player. Responses are shared by HTTP caches (nginx edges): with "*"
+  // every response carries the header, whoever asked first; with a list of origins every
+  // response says it varies by Origin, so a copy cached for a player that sent no Origin (ffmpeg,
+  // a native player) is never replayed to a browser without its header.
   void Cors(const std::string& origin, http::Response& r) const {
-    if (origin.empty()) return;
+    if (cors_.empty()) return;
     for (const auto& o : cors_) {
       if (o == "*") {
         r.AddHeader("Access-Control-Allow-Origin", "*");
         return;
       }
-      if (o == origin) {
+    }
+    r.AddHeader("Vary", "Origin");
+    for (const auto& o : cors_) {
+      if (!origin.empty() && o == origin) {
         r.AddHeader("Access-Control-Allow-Origin", origin);
-        r.AddHeader("Vary", "Origin");
         return;
       }
     }
   }
+
 
   http::Response Media(std::string body, const char* type) const {
     http::Response r;

@@ -399,11 +399,9 @@ class EdgeCache(unittest.TestCase):
         self.assertTrue(all(c in ("MISS", "HIT") for _, c in media), media)
         self.assertIsNone(self.publisher.poll(), "the publisher stopped early")
 
-    # Known origin bug: collab-stream adds Access-Control-Allow-Origin only when the request has an
-    # Origin header and sends no "Vary: Origin" then, so a cache keeps the header-less copy and
-    # replays it to browsers. Remove the decorator once lib/stream/service.cpp sends the header on
-    # every /live/ response when cors_origins is "*" (and "Vary: Origin" on every one otherwise).
-    @unittest.expectedFailure
+    # collab-stream sends Access-Control-Allow-Origin on every /live/ response when cors_origins
+    # is "*" (and "Vary: Origin" on every one otherwise), so a cached copy fetched without an
+    # Origin still serves browsers.
     def test_cors_header_survives_the_edge_cache(self):
         """A browser's cross-origin request gets Access-Control-Allow-Origin even when the edge
         cached the response for a player that sent no Origin (ffmpeg, a TV, Safari same-origin)."""
