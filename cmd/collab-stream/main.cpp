@@ -1,6 +1,8 @@
 // collab-stream: collab live streaming server (ingest, low-latency HLS). Flags in, exit status out; the work is in
 // lib/stream. `collab-stream publish NAME INPUT` is a client mode of the same binary (cmd/collab-stream/publish.hpp):
 // it is picked by the first argument, so the daemon's command line stays exactly that of every collab daemon.
+#include <malloc.h>
+
 #include <cstring>
 #include <string>
 
@@ -56,6 +58,10 @@ int PublishMain(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "publish") == 0) return PublishMain(argc - 1, argv + 1);
+  // Segments and parts are copied per request (hundreds of KiB): keep such buffers in the heap
+  // instead of an mmap/munmap and page faults for every one.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   auto service = collab::stream::MakeService();
   return collab::cmd::DaemonMain(argc, argv, "collab-stream", "stream",
                                  "collab live streaming server (ingest, low-latency HLS)", *service);

@@ -66,6 +66,7 @@ namespace {
 constexpr int kMaxSubprotocols = 16;
 constexpr size_t kSubprotocolNameMax = 64;
 constexpr size_t kH1Chunk = 64 * 1024;
+constexpr size_t kH1ChunksPerWriteable = 16;  // 1 MiB per WRITEABLE callback at most
 constexpr size_t kH2Chunk = 16 * 1024;  // the smallest SETTINGS_MAX_FRAME_SIZE a peer may set
 constexpr const char* kHttpProtocolName = "collab-http";
 // WebSockets over HTTP/2 (RFC 8441, which Chromium uses whenever the page came over h2): lws
@@ -982,17 +983,37 @@ struct ServerImpl {
       if (lws_write(wsi, start, static_cast<size_t>(len), static_cast<lws_write_protocol>(flags)) != len) return -1;
       ex->headers_sent = true;
       if (no_body) return Finish(ex);
-      lws_callback_on_writable(wsi);
-      return 0;
+      // h2: one DATA frame per callback. HTTP/1.1: the body follows at once (below).
+      if (ex->h2 || lws_partial_buffered(wsi)) {
+        lws_callback_on_writable(wsi);
+        return 0;
+      }
     }
+    // HTTP/1.1 writes chunk after chunk while the kernel takes them whole (up to a bound per
+    // callback, so one big download does not hold up every other connection); what it does not
+    // take, lws keeps, and the next WRITEABLE goes on from there. One chunk per callback cost a
+    // poll round trip per 64 KiB.
+    for (size_t budget = ex->h2 ? 1 : kH1ChunksPerWriteable;; --budget) {
+      int rc = WriteBodyChunk(ex);
+      if (rc == 2) return 0;   // h2 window shut: Starve() asks again later
+      if (rc != 1) return rc;  // finished (or failed)
+      if (budget <= 1 || ex->h2 || lws_partial_buffered(wsi)) break;
+    }
+    lws_callback_on_writable(wsi);
+    return 0;
+  }
 
+  // One chunk of the response body: 1 when more is left, 0 when the exchange is finished,
+  // -1 on a failure (the connection closes), 2 when the h2 peer's window is shut (Starve()).
+  int WriteBodyChunk(const std::shared_ptr<Exchange>& ex) {
+    lws* wsi = ex->wsi;
     size_t chunk = ex->h2 ? kH2Chunk : kH1Chunk;
     int allowance = lws_get_peer_write_allowance(wsi);
     if (allowance == 0) {
       // The h2 peer's window is shut. lws wakes a starved stream only on connection-level
       // window updates, and asking for writable again at once would spin, so look again soon.
       Starve(wsi);
-      return 0;
+      return 2;
     }
     if (allowance > 0) chunk = std::min(chunk, static_cast<size_t>(allowance));
     uint64_t left = ex->body_len - ex->sent;
@@ -1012,8 +1033,7 @@ struct ServerImpl {
     if (lws_write(wsi, buf, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0) return -1;
     ex->sent += n;
     if (last) return Finish(ex);
-    lws_callback_on_writable(wsi);
-    return 0;
+    return 1;
   }
 
   void Starve(lws* wsi) {
