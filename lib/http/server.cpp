@@ -21,6 +21,9 @@
 //   window; a WebSocket over h2 (RFC 8441, used by Chromium) needs more than LWS_PRE headroom
 //   for big frames, and returning -1 from its RECEIVE corrupts lws's buffers; h2c upgrades
 //   hang the connection and are refused.
+// - HTTP/1.1 bodies with a Content-Length are handed to lws_write in place: the h1 role sends
+//   the bytes as they are and does not use the LWS_PRE room in front (it would for chunked or
+//   compressed bodies, which we never send). h2 gets copies with headroom.
 // - No "Expect: 100-continue" support; POST/PUT/PATCH without Content-Length wait for 100 MB.
 // - Subprotocol names are matched against the vhost's protocol list, fixed at vhost creation;
 //   the list points at name buffers owned here so routes added later can claim a slot.
@@ -65,8 +68,8 @@ namespace {
 
 constexpr int kMaxSubprotocols = 16;
 constexpr size_t kSubprotocolNameMax = 64;
-constexpr size_t kH1Chunk = 64 * 1024;
-constexpr size_t kH1ChunksPerWriteable = 16;  // 1 MiB per WRITEABLE callback at most
+constexpr size_t kH1Chunk = 256 * 1024;
+constexpr size_t kH1ChunksPerWriteable = 4;  // 1 MiB per WRITEABLE callback at most
 constexpr size_t kH2Chunk = 16 * 1024;  // the smallest SETTINGS_MAX_FRAME_SIZE a peer may set
 constexpr const char* kHttpProtocolName = "collab-http";
 // WebSockets over HTTP/2 (RFC 8441, which Chromium uses whenever the page came over h2): lws
@@ -400,6 +403,8 @@ struct Exchange {
   std::string content_type;
   HeaderList out_headers;
   std::string out_body;
+  std::shared_ptr<const void> body_owner;  // keeps body_ptr valid when the bytes are shared
+  const char* body_ptr = nullptr;           // out_body's or the shared bytes
   int fd = -1;
   uint64_t body_len = 0;
   uint64_t sent = 0;
@@ -914,12 +919,19 @@ struct ServerImpl {
     if (fd >= 0) {
       ex->fd = fd;
       ex->body_len = file_size;
+    } else if (r.body_owner) {
+      ex->body_owner = std::move(r.body_owner);
+      ex->body_ptr = r.body_view.data();
+      ex->body_len = r.body_view.size();
     } else {
       ex->out_body = std::move(r.body);
+      ex->body_ptr = ex->out_body.data();
       ex->body_len = ex->out_body.size();
     }
     if (ex->status == 204 || ex->status == 304) {
       ex->out_body.clear();
+      ex->body_owner.reset();
+      ex->body_ptr = nullptr;
       ex->body_len = 0;
     }
     for (auto& [name, value] : r.headers) {
@@ -1018,6 +1030,18 @@ struct ServerImpl {
     if (allowance > 0) chunk = std::min(chunk, static_cast<size_t>(allowance));
     uint64_t left = ex->body_len - ex->sent;
     size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, left));
+    bool last = n == left;
+    if (!ex->h2 && ex->fd < 0) {
+      // HTTP/1.1 with a Content-Length: lws passes the bytes to the socket as they are and never
+      // writes in front of them (that LWS_PRE room is for h2 and WebSocket framing, and chunked
+      // or compressed bodies, none of which we send this way), so the body goes out without a
+      // copy. What the kernel does not take, lws copies into its own buffer.
+      auto* p = reinterpret_cast<unsigned char*>(const_cast<char*>(ex->body_ptr + ex->sent));
+      if (lws_write(wsi, p, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0) return -1;
+      ex->sent += n;
+      if (last) return Finish(ex);
+      return 1;
+    }
     if (scratch.size() < LWS_PRE + n) scratch.resize(LWS_PRE + n);
     unsigned char* buf = scratch.data() + LWS_PRE;
     if (ex->fd >= 0) {
@@ -1027,9 +1051,8 @@ struct ServerImpl {
         return -1;
       }
     } else {
-      std::memcpy(buf, ex->out_body.data() + ex->sent, n);
+      std::memcpy(buf, ex->body_ptr + ex->sent, n);
     }
-    bool last = n == left;
     if (lws_write(wsi, buf, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0) return -1;
     ex->sent += n;
     if (last) return Finish(ex);

@@ -68,6 +68,10 @@ struct Response {
   int status = 200;
   std::string content_type;
   std::string body;
+  // Instead of `body`: bytes owned elsewhere and sent without a copy (e.g. a media segment held
+  // by a packager); `body_owner` keeps `body_view` alive until the response is sent.
+  std::shared_ptr<const void> body_owner;
+  std::string_view body_view;
   HeaderList headers;  // extra headers; names are sent lowercase, unsafe values are dropped
 
   // application/json with Cache-Control: no-store (API replies must not be cached on staff PCs).

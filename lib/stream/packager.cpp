@@ -308,6 +308,9 @@ void Packager::CloseSegment() {
   open_->complete = true;
   segments_.push_back(std::move(*open_));
   open_.reset();
+  SegmentInfo& done = segments_.back();
+  done.shared = std::make_shared<const std::string>(std::move(done.data));
+  done.data = std::string();
   ++next_msn_;
   while (segments_.size() > static_cast<size_t>(options_.window_segments)) {
     if (segments_.front().discontinuity) ++discontinuity_sequence_;
@@ -413,19 +416,33 @@ std::optional<std::string> Packager::Init(int64_t generation) const {
 }
 
 std::optional<std::string> Packager::Segment(int64_t msn) const {
-  for (const auto& s : segments_)
-    if (s.msn == msn) return s.data;
-  return std::nullopt;
+  auto b = SegmentBytes(msn);
+  if (!b) return std::nullopt;
+  return std::string(b->bytes);
 }
 
 std::optional<std::string> Packager::Part(int64_t msn, int part) const {
+  auto b = PartBytes(msn, part);
+  if (!b) return std::nullopt;
+  return std::string(b->bytes);
+}
+
+std::optional<Packager::Bytes> Packager::SegmentBytes(int64_t msn) const {
+  for (const auto& s : segments_)
+    if (s.msn == msn && s.shared) return Bytes{s.shared, *s.shared};
+  return std::nullopt;
+}
+
+std::optional<Packager::Bytes> Packager::PartBytes(int64_t msn, int part) const {
   const SegmentInfo* seg = nullptr;
   for (const auto& s : segments_)
     if (s.msn == msn) seg = &s;
   if (!seg && open_ && open_->msn == msn) seg = &*open_;
   if (!seg || part < 0 || static_cast<size_t>(part) >= seg->parts.size()) return std::nullopt;
   const PartInfo& p = seg->parts[static_cast<size_t>(part)];
-  return seg->data.substr(p.offset, p.size);
+  if (seg->shared) return Bytes{seg->shared, std::string_view(*seg->shared).substr(p.offset, p.size)};
+  auto copy = std::make_shared<const std::string>(seg->data.substr(p.offset, p.size));
+  return Bytes{copy, *copy};
 }
 
 }  // namespace collab::stream

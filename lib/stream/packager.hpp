@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,7 +40,8 @@ struct PackagerPart {
 };
 struct PackagerSegment {
   int64_t msn = 0;
-  std::string data;
+  std::string data;  // while the segment is open; a complete one keeps its bytes in `shared`
+  std::shared_ptr<const std::string> shared;
   std::vector<PackagerPart> parts;
   double duration_s = 0;
   bool complete = false;
@@ -99,6 +101,15 @@ class Packager {
   std::optional<std::string> Init(int64_t generation) const;
   std::optional<std::string> Segment(int64_t msn) const;
   std::optional<std::string> Part(int64_t msn, int part) const;
+  // The same bytes without a copy, for serving: `owner` keeps `bytes` valid after the packager
+  // has moved on (a complete segment is never changed, only dropped from the window). Parts of
+  // the open segment are copied (that buffer still grows).
+  struct Bytes {
+    std::shared_ptr<const std::string> owner;
+    std::string_view bytes;
+  };
+  std::optional<Bytes> SegmentBytes(int64_t msn) const;
+  std::optional<Bytes> PartBytes(int64_t msn, int part) const;
 
  private:
   using PartInfo = detail::PackagerPart;

@@ -346,6 +346,13 @@ class Service final : public daemon::Service {
   }
 
 
+  http::Response Media(Packager::Bytes b, const char* type) const {
+    http::Response r = Media(std::string(), type);
+    r.body_owner = std::move(b.owner);
+    r.body_view = b.bytes;
+    return r;
+  }
+
   http::Response Media(std::string body, const char* type) const {
     http::Response r;
     r.status = 200;
@@ -377,11 +384,13 @@ class Service final : public daemon::Service {
       w.respond(std::move(r));
       return true;
     }
-    auto data = s.packager->Part(w.msn, w.part);
+    auto data = s.packager->PartBytes(w.msn, w.part);
     if (!data) {
       // The hinted part can only be skipped over if the stream restarted elsewhere; stop waiting.
       if (s.packager->next_msn() > w.msn) {
-        w.respond(http::Response::Error(404, "not_found", "no such part"));
+        http::Response r = http::Response::Error(404, "not_found", "no such part");
+        Cors(w.origin, r);
+        w.respond(std::move(r));
         return true;
       }
       return false;
@@ -445,7 +454,7 @@ class Service final : public daemon::Service {
     }
     if (file.size() > 7 && file.rfind("seg", 0) == 0 && file.compare(file.size() - 4, 4, ".m4s") == 0 &&
         ParseCount(file.substr(3, file.size() - 7), a)) {
-      auto data = p.Segment(a);
+      auto data = p.SegmentBytes(a);
       if (!data) return reply(http::Response::Error(404, "not_found", "no such segment"));
       return reply(Media(std::move(*data), "video/mp4"));
     }
@@ -454,7 +463,7 @@ class Service final : public daemon::Service {
       size_t dot = mid.find('.');
       if (dot != std::string::npos && ParseCount(mid.substr(0, dot), a) && ParseCount(mid.substr(dot + 1), b) &&
           b <= 100000) {
-        auto data = p.Part(a, static_cast<int>(b));
+        auto data = p.PartBytes(a, static_cast<int>(b));
         if (data) return reply(Media(std::move(*data), "video/mp4"));
         // The preload hint names the part being made: hold the request until it exists.
         if (p.IsNextPart(a, static_cast<int>(b))) {
