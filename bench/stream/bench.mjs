@@ -4,7 +4,7 @@
 //   cpu       server CPU per passthrough stream (N publishers of ~3 Mbit/s each into each server)
 //   latency   glass-to-glass in headless Chromium: a frame counter drawn into the picture by the
 //             publisher, decoded from a canvas per presented frame; collab at its default part
-//             length (the web app's hls.js settings, and a tuned player) and at stream.part_ms=200
+//             length (hls.js low-latency defaults, and the tuned player the web app uses) and at stream.part_ms=200
 //             (tuned player), nginx HLS with 1 s fragments (plain hls.js defaults)
 //   node bench/stream/bench.mjs [--scenarios delivery,cpu,latency] [--streams N] [--cpu-seconds S]
 //        [--wrk-seconds S] [--connections C] [--latency-seconds S] [--nginx-workers W]
@@ -300,9 +300,9 @@ async function latency() {
   const servers = [collab, collab200, nginx];
   // ll: the web app's player settings (web/js/live/player.js); ll-tuned: see player.html.
   const configs = [
-    { label: 'collab, default parts, web app player settings', server: collab, mode: 'll', target: 1500 },
-    { label: 'collab, default parts, tuned player', server: collab, mode: 'll-tuned', target: 1500 },
-    { label: 'collab, stream.part_ms=200, tuned player', server: collab200, mode: 'll-tuned', target: 1000 },
+    { label: 'collab, default parts, hls.js low-latency defaults', server: collab, mode: 'll', target: 1500 },
+    { label: 'collab, default parts, tuned player as in the web app', server: collab, mode: 'll-tuned', target: 1500 },
+    { label: 'collab, stream.part_ms=200, tuned player as in the web app', server: collab200, mode: 'll-tuned', target: 1000 },
     { label: 'nginx', server: nginx, mode: 'default' },
   ];
   let browser = null;

@@ -38,10 +38,13 @@ async function latencySamples(page, n) {
   const out = [];
   await page.waitForFunction(() => typeof window.__collabLive.latencyMs === 'number', null, { timeout: 10000 });
   for (let i = 0; i < n; i++) {
+    // A new reading each second (its value may repeat: at a steady playback rate the distance
+    // to the wall clock stays the same to the millisecond).
+    const before = await page.evaluate(() => window.__collabLive.latencyReadouts || 0);
     await page.waitForFunction((prev) => {
       const el = document.getElementById('latency');
-      return el.dataset.ms !== '' && el.dataset.ms !== prev;
-    }, out.length ? String(out[out.length - 1].ms) : '', { timeout: 5000, polling: 100 });
+      return el.dataset.ms !== '' && (window.__collabLive.latencyReadouts || 0) > prev;
+    }, before, { timeout: 5000, polling: 100 });
     out.push(await page.evaluate(() => {
       const el = document.getElementById('latency');
       return { ms: Number(el.dataset.ms), text: el.textContent, value: window.__collabLive.latencyMs };

@@ -54,6 +54,7 @@ function renderTick() {
   const el = $('latency');
   el.textContent = ms === null ? '' : t('live.latency', { s: (ms / 1000).toFixed(1) });
   el.dataset.ms = ms === null ? '' : String(Math.round(ms));
+  if (ms !== null) L.latencyReadouts = (L.latencyReadouts || 0) + 1;  // for tests: a fresh reading
   const left = Math.ceil((retryAt - Date.now()) / 1000);
   $('retry').textContent = L.state !== 'live' && retryAt && left > 0 ? t('live.retry_in', { n: left }) : '';
 }
