@@ -66,7 +66,14 @@ class Json {
   bool is_object() const { return type_ == Type::kObject; }
 
   bool as_bool() const { return b_; }
-  int64_t as_int() const { return type_ == Type::kDouble ? static_cast<int64_t>(d_) : i_; }
+  // A double outside int64's range saturates (NaN gives 0): the cast alone would be undefined.
+  int64_t as_int() const {
+    if (type_ != Type::kDouble) return i_;
+    if (d_ != d_) return 0;
+    if (d_ >= 9223372036854775808.0) return INT64_MAX;
+    if (d_ < -9223372036854775808.0) return INT64_MIN;
+    return static_cast<int64_t>(d_);
+  }
   double as_double() const { return type_ == Type::kInt ? static_cast<double>(i_) : d_; }
   const std::string& as_string() const { return s_; }
   const Array& as_array() const { return a_; }

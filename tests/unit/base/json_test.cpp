@@ -63,3 +63,12 @@ TEST_CASE("json large integers stay exact", "[json]") {
   CHECK(r->as_array()[1].is_int());
   CHECK_FALSE(r->as_array()[2].is_int());  // beyond int64: kept as a double
 }
+
+TEST_CASE("json numbers beyond int64 saturate when read as integers", "[json][bad-input]") {
+  auto j = Json::Parse(R"({"big": 777777777777777777773, "neg": -1e300, "ok": 12.9, "int": 42})");
+  REQUIRE(j.ok());
+  CHECK(j->Find("big")->as_int() == INT64_MAX);
+  CHECK(j->Find("neg")->as_int() == INT64_MIN);
+  CHECK(j->Find("ok")->as_int() == 12);
+  CHECK(j->Find("int")->as_int() == 42);
+}
