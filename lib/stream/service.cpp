@@ -9,6 +9,7 @@
 #include "lib/base/log.hpp"
 #include "lib/base/time.hpp"
 #include "lib/config/config.hpp"
+#include "lib/config/registry.hpp"
 #include "lib/daemon/listen_address.hpp"
 #include "lib/http/server.hpp"
 #include "lib/ipc/server.hpp"
@@ -16,6 +17,7 @@
 #include "lib/stream/packager.hpp"
 #include "lib/stream/rtmp_server.hpp"
 #include "lib/stream/srt_ingest.hpp"
+#include "lib/stream/whip_ingest.hpp"
 
 namespace collab::stream {
 
@@ -32,6 +34,16 @@ bool ValidName(const std::string& n) {
   return std::all_of(n.begin(), n.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
   });
+}
+
+// Which ingest a connection id belongs to, for log lines.
+const char* Via(uint64_t conn) {
+  return conn >= kSrtConnectionBase ? "srt" : conn >= kWhipConnectionBase ? "whip" : "rtmp";
+}
+
+// A string key, or `fallback` while the registry does not declare it yet.
+std::string StringOr(const config::Config& cfg, const char* key, const char* fallback) {
+  return config::FindKeyIn(cfg.registry(), key) ? cfg.GetString(key) : std::string(fallback);
 }
 
 bool IsLoopback(const std::string& ip) { return ip.rfind("127.", 0) == 0 || ip == "::1" || ip.rfind("::ffff:127.", 0) == 0; }
@@ -140,6 +152,11 @@ class Service final : public daemon::Service {
       srt_ = std::move(*srt);
       LOG_INFO("srt ingest on %s for stream '%s'", srt_->address().c_str(), so.stream_name.c_str());
     }
+    if (base::Status st = StartWhip(ctx); !st.ok()) {
+      rtmp_.reset();
+      srt_.reset();
+      return st;
+    }
 
     http::Server& http = ctx.http();
     http.Route("GET", "/live/{name}/{file}", [this](const http::Request& req, http::Responder respond) {
@@ -167,6 +184,8 @@ class Service final : public daemon::Service {
   base::Status Reload(daemon::Context&, const config::Config& next) override {
     for (const char* key : {"stream.rtmp_listen", "stream.srt_listen", "stream.srt_stream", "stream.srt_passphrase"})
       if (next.GetString(key) != ctx_->config().GetString(key)) LOG_WARN("%s changed: it takes effect on restart", key);
+    for (const char* key : {"stream.webrtc_udp_listen", "stream.webrtc_tcp_listen"})
+      if (StringOr(next, key, "") != StringOr(ctx_->config(), key, "")) LOG_WARN("%s changed: it takes effect on restart", key);
     ApplyConfig(next);
     return base::Ok();
   }
@@ -174,6 +193,8 @@ class Service final : public daemon::Service {
   void Drain(daemon::Context&, std::function<void()> done) override {
     if (rtmp_) rtmp_->Close();  // ends every publish; the packagers flush their last part
     srt_.reset();
+    whip_.reset();  // ends every WHIP session
+    whip_sockets_.reset();
     for (auto& w : waiters_) w.respond(http::Response::Error(503, "unavailable", "server shutting down"));
     waiters_.clear();
     if (timer_) {
@@ -192,6 +213,7 @@ class Service final : public daemon::Service {
     }
     status.Set("rtmp", std::move(rtmp));
     if (srt_) status.Set("srt", Json::Obj({{"address", srt_->address()}}));
+    if (whip_) whip_->AddStatus(status);
     int64_t live = 0;
     for (const auto& [n, s] : streams_) live += s->publisher != 0;
     status.Set("streams", static_cast<int64_t>(streams_.size()));
@@ -217,6 +239,36 @@ class Service final : public daemon::Service {
   }
 
   // ---- ingest
+
+  // WHIP: WebRTC sockets of our own (collab-sfu's are another process) and the /whip routes.
+  base::Status StartWhip(daemon::Context& ctx) {
+    const config::Config& cfg = ctx.config();
+    rtc::RtcSocketsConfig sc;
+    sc.udp_listen = StringOr(cfg, "stream.webrtc_udp_listen", "127.0.0.1:0");
+    sc.tcp_listen = StringOr(cfg, "stream.webrtc_tcp_listen", "127.0.0.1:0");
+    if (sc.udp_listen.empty()) return base::Ok();  // WHIP turned off
+    auto sockets = rtc::RtcSockets::Start(ctx.loop(), sc);
+    if (!sockets) return base::MakeError(base::kExitConfig, "stream.webrtc_udp_listen: " + sockets.error().message);
+    auto cert = rtc::Certificate::ForProcess();
+    if (!cert) return cert.error();
+    whip_sockets_ = std::move(*sockets);
+    WhipIngestOptions wo;
+    if (config::FindKeyIn(cfg.registry(), "stream.webrtc_announced_addresses"))
+      wo.announced_addresses = cfg.GetStringList("stream.webrtc_announced_addresses");
+    wo.keyframe_interval_ms = static_cast<int>(cfg.GetInt("stream.segment_ms"));
+    RtmpServer::Handlers h;
+    h.on_publish = [this](uint64_t conn, const std::string& ip, const RtmpPublishRequest& req) {
+      return OnPublish(conn, ip, req);
+    };
+    h.on_media = [this](uint64_t conn, const RtmpMedia& m) { OnMedia(conn, m); };
+    h.on_end = [this](uint64_t conn) { OnPublishEnd(conn); };
+    whip_ = std::make_unique<WhipIngest>(ctx.loop(), *whip_sockets_, *cert, wo, std::move(h),
+                                         [this](const std::string& origin, http::Response& r) { Cors(origin, r); });
+    whip_->Register(ctx.http());
+    LOG_INFO("whip ingest at /whip/NAME, media on udp %s, ice-tcp %s", whip_sockets_->udp_address().ToString().c_str(),
+             whip_sockets_->tcp_address() ? whip_sockets_->tcp_address()->ToString().c_str() : "off");
+    return base::Ok();
+  }
 
   RtmpPublishDecision Refuse(const std::string& name, const std::string& ip, std::string code, std::string why) {
     LOG_WARN("refused publish of '%s' from %s: %s", name.substr(0, 64).c_str(), ip.c_str(), why.c_str());
@@ -262,7 +314,7 @@ class Service final : public daemon::Service {
     ++s.sessions;
     s.packager->BeginSession();
     conn_stream_[conn] = req.name;
-    LOG_NOTICE("%s: %s publishes '%s'%s", conn >= kSrtConnectionBase ? "srt" : "rtmp", ip.c_str(), req.name.c_str(),
+    LOG_NOTICE("%s: %s publishes '%s'%s", Via(conn), ip.c_str(), req.name.c_str(),
                s.sessions > 1 ? " (continuing)" : "");
     return RtmpPublishDecision{true, "", ""};
   }
@@ -306,7 +358,7 @@ class Service final : public daemon::Service {
     s.packager->EndSession();
     s.publisher = 0;
     s.idle_since_ms = base::MonotonicMs();
-    LOG_NOTICE("%s: '%s' stopped publishing (%llu bytes in)", conn >= kSrtConnectionBase ? "srt" : "rtmp", name.c_str(),
+    LOG_NOTICE("%s: '%s' stopped publishing (%llu bytes in)", Via(conn), name.c_str(),
                static_cast<unsigned long long>(s.bytes_in));
     CheckProgress(s);
   }
@@ -544,7 +596,10 @@ class Service final : public daemon::Service {
     auto it = streams_.find(n->as_string());
     if (it == streams_.end()) return base::MakeError(base::kExitNoUser, "no stream named '" + n->as_string() + "'");
     uint64_t conn = it->second->publisher;
-    bool kicked = conn != 0 && (conn >= kSrtConnectionBase ? srt_ && srt_->Disconnect(conn) : rtmp_ && rtmp_->Disconnect(conn));
+    bool kicked = false;
+    if (conn >= kSrtConnectionBase) kicked = srt_ && srt_->Disconnect(conn);
+    else if (conn >= kWhipConnectionBase) kicked = whip_ && whip_->Disconnect(conn);
+    else if (conn != 0) kicked = rtmp_ && rtmp_->Disconnect(conn);
     if (kicked) LOG_NOTICE("stream '%s': publisher kicked by the operator", n->as_string().c_str());
     return Json::Obj({{"name", n->as_string()}, {"kicked", kicked}});
   }
@@ -581,6 +636,8 @@ class Service final : public daemon::Service {
   daemon::Context* ctx_ = nullptr;
   std::unique_ptr<RtmpServer> rtmp_;
   std::unique_ptr<SrtIngest> srt_;
+  std::unique_ptr<rtc::RtcSockets> whip_sockets_;  // declared before whip_: destroyed after it
+  std::unique_ptr<WhipIngest> whip_;
   uv_timer_t* timer_ = nullptr;
   uint64_t ticks_ = 0;
   PackagerOptions packager_options_;

@@ -8,7 +8,7 @@
 
 #include "lib/base/log.hpp"
 #include "lib/media/demux.hpp"
-#include "lib/stream/annexb.hpp"
+#include "lib/stream/ingest_tags.hpp"
 
 namespace collab::stream {
 
@@ -25,12 +25,6 @@ struct Event {
   bool key = false;
   std::string data;
 };
-
-void Put24(std::string& o, int32_t v) {
-  o.push_back(static_cast<char>(v >> 16));
-  o.push_back(static_cast<char>(v >> 8));
-  o.push_back(static_cast<char>(v));
-}
 
 }  // namespace
 
@@ -50,7 +44,8 @@ struct SrtIngest::Impl {
 
   // Loop side, per session.
   uint64_t live_session = 0;  // accepted by the owner
-  std::string sps, pps, asc;
+  IngestTagWriter tags;
+  std::vector<IngestTag> out;
 
   std::string Url() const {
     std::string h = options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
@@ -143,9 +138,7 @@ struct SrtIngest::Impl {
         return;
       }
       live_session = e.session;
-      sps.clear();
-      pps.clear();
-      asc.clear();
+      tags.Reset();
       return;
     }
     if (e.session != live_session || live_session == 0) return;
@@ -154,34 +147,13 @@ struct SrtIngest::Impl {
       if (handlers.on_end) handlers.on_end(Conn(e.session));
       return;
     }
+    out.clear();
     if (e.kind == Event::Kind::kVideo) {
-      AnnexBAccessUnit au = ConvertAnnexB(e.data);
-      if ((!au.sps.empty() && au.sps != sps) || (!au.pps.empty() && au.pps != pps)) {
-        if (!au.sps.empty()) sps = au.sps;
-        if (!au.pps.empty()) pps = au.pps;
-        auto avcc = MakeAvcC(sps, pps);
-        if (avcc.ok()) Media(9, e.dts_ms, std::string("\x17\x00\x00\x00\x00", 5) + *avcc);
-      }
-      if (au.avcc.empty()) return;
-      std::string tag;
-      tag.push_back((e.key || au.idr) ? 0x17 : 0x27);
-      tag.push_back(1);
-      Put24(tag, e.cts_ms);
-      tag += au.avcc;
-      Media(9, e.dts_ms, std::move(tag));
-      return;
+      tags.VideoAnnexB(e.data, e.dts_ms, e.cts_ms, e.key, out);
+    } else if (!tags.AudioAdts(e.data, e.dts_ms, out)) {
+      LOG_DEBUG("srt: bad ADTS header");
     }
-    std::vector<AdtsFrame> frames;
-    auto st = SplitAdts(e.data, frames);
-    if (!st.ok()) LOG_DEBUG("srt: %s", st.error().message.c_str());
-    for (size_t i = 0; i < frames.size(); ++i) {
-      if (frames[i].asc != asc) {
-        asc = frames[i].asc;
-        Media(8, e.dts_ms, std::string("\xaf\x00", 2) + asc);
-      }
-      int64_t ts = e.dts_ms + static_cast<int64_t>(i) * 1024 * 1000 / frames[i].sample_rate;
-      Media(8, ts, std::string("\xaf\x01", 2) + std::string(frames[i].data));
-    }
+    for (IngestTag& t : out) Media(t.type, t.timestamp_ms, std::move(t.body));
   }
 };
 
