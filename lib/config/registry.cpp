@@ -278,6 +278,17 @@ void AddStreamKeys(std::vector<KeyDef>& r) {
     };
     r.push_back(std::move(k));
   }
+  for (const char* name : {"webrtc_udp_listen", "webrtc_tcp_listen"}) {
+    bool udp = std::string_view(name) == "webrtc_udp_listen";
+    KeyDef k = Str("stream", name, "127.0.0.1:0",
+                   udp ? "UDP address for WHIP publishers' media (ICE, DTLS, SRTP): IP:PORT; port 0 takes a free port; "
+                         "empty: no WHIP ingest"
+                       : "TCP address for WHIP publishers' ICE-TCP when UDP is blocked: IP:PORT; empty: no ICE-TCP");
+    k.validate = [](const Value& v) -> std::string { return std::get<std::string>(v).empty() ? "" : CheckListen(v); };
+    r.push_back(std::move(k));
+  }
+  r.push_back(IpList("stream", "webrtc_announced_addresses",
+                     "addresses put in WHIP answers' ICE candidates instead of the bound ones; empty uses the bound address"));
   {
     KeyDef k = Str("stream", "srt_passphrase", "",
                    "SRT passphrase (10 to 79 characters) publishers must use; empty allowed only on a loopback srt_listen");

@@ -9,7 +9,6 @@
 #include "lib/base/log.hpp"
 #include "lib/base/time.hpp"
 #include "lib/config/config.hpp"
-#include "lib/config/registry.hpp"
 #include "lib/daemon/listen_address.hpp"
 #include "lib/http/server.hpp"
 #include "lib/ipc/server.hpp"
@@ -39,11 +38,6 @@ bool ValidName(const std::string& n) {
 // Which ingest a connection id belongs to, for log lines.
 const char* Via(uint64_t conn) {
   return conn >= kSrtConnectionBase ? "srt" : conn >= kWhipConnectionBase ? "whip" : "rtmp";
-}
-
-// A string key, or `fallback` while the registry does not declare it yet.
-std::string StringOr(const config::Config& cfg, const char* key, const char* fallback) {
-  return config::FindKeyIn(cfg.registry(), key) ? cfg.GetString(key) : std::string(fallback);
 }
 
 bool IsLoopback(const std::string& ip) { return ip.rfind("127.", 0) == 0 || ip == "::1" || ip.rfind("::ffff:127.", 0) == 0; }
@@ -185,7 +179,7 @@ class Service final : public daemon::Service {
     for (const char* key : {"stream.rtmp_listen", "stream.srt_listen", "stream.srt_stream", "stream.srt_passphrase"})
       if (next.GetString(key) != ctx_->config().GetString(key)) LOG_WARN("%s changed: it takes effect on restart", key);
     for (const char* key : {"stream.webrtc_udp_listen", "stream.webrtc_tcp_listen"})
-      if (StringOr(next, key, "") != StringOr(ctx_->config(), key, "")) LOG_WARN("%s changed: it takes effect on restart", key);
+      if (next.GetString(key) != ctx_->config().GetString(key)) LOG_WARN("%s changed: it takes effect on restart", key);
     ApplyConfig(next);
     return base::Ok();
   }
@@ -244,8 +238,8 @@ class Service final : public daemon::Service {
   base::Status StartWhip(daemon::Context& ctx) {
     const config::Config& cfg = ctx.config();
     rtc::RtcSocketsConfig sc;
-    sc.udp_listen = StringOr(cfg, "stream.webrtc_udp_listen", "127.0.0.1:0");
-    sc.tcp_listen = StringOr(cfg, "stream.webrtc_tcp_listen", "127.0.0.1:0");
+    sc.udp_listen = cfg.GetString("stream.webrtc_udp_listen");
+    sc.tcp_listen = cfg.GetString("stream.webrtc_tcp_listen");
     if (sc.udp_listen.empty()) return base::Ok();  // WHIP turned off
     auto sockets = rtc::RtcSockets::Start(ctx.loop(), sc);
     if (!sockets) return base::MakeError(base::kExitConfig, "stream.webrtc_udp_listen: " + sockets.error().message);
@@ -253,8 +247,7 @@ class Service final : public daemon::Service {
     if (!cert) return cert.error();
     whip_sockets_ = std::move(*sockets);
     WhipIngestOptions wo;
-    if (config::FindKeyIn(cfg.registry(), "stream.webrtc_announced_addresses"))
-      wo.announced_addresses = cfg.GetStringList("stream.webrtc_announced_addresses");
+    wo.announced_addresses = cfg.GetStringList("stream.webrtc_announced_addresses");
     wo.keyframe_interval_ms = static_cast<int>(cfg.GetInt("stream.segment_ms"));
     RtmpServer::Handlers h;
     h.on_publish = [this](uint64_t conn, const std::string& ip, const RtmpPublishRequest& req) {
