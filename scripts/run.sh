@@ -70,7 +70,7 @@ cat <<MSG
 collab is running (development configuration: $conf)
   chat and web app   $(url chatd)chat/  (log in as admin, password in $pwfile)
   meetings (sfu)     $(url sfu)echo  (WebRTC self-test: your camera, sent back)
-  live streaming     $(url stream)  (watch at /live/ on the chat address;
+  live streaming     $(url stream)  (watch at /live/ on the chat address, logged in;
                      publish: $bin/collab-stream -c $conf publish NAME FILE --loop)
   admin              $bin/collab-admin -c $conf status
 Press Ctrl-C to stop.

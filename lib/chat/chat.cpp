@@ -109,6 +109,8 @@ Result<ChatOptions> OptionsFromConfig(const config::Config& cfg) {
   o.stream_port = port_of(cfg.GetString("stream.listen"));
   o.sfu_tls = !cfg.GetPath("sfu.tls_cert").empty();
   o.stream_tls = !cfg.GetPath("stream.tls_cert").empty();
+  o.streams_open = cfg.GetString("stream.viewers") == "open";
+  o.open_streams = cfg.GetStringList("stream.open_streams");
   return o;
 }
 

@@ -76,6 +76,10 @@ struct ChatOptions {
   std::string public_sfu_url, public_stream_url;
   int sfu_port = 0, stream_port = 0;
   bool sfu_tls = false, stream_tls = false;
+  // Who may watch live streams (stream.viewers, stream.open_streams): the watch URL
+  // (GET /api/v1/streams/NAME/watch) carries a viewer token unless the stream is open.
+  bool streams_open = false;
+  std::vector<std::string> open_streams;
 };
 
 // Lower-case hex SHA-256: session token hashes and content-addressed file ids.

@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "lib/auth/token.hpp"
+#include "lib/auth/viewer_token.hpp"
 #include "lib/base/log.hpp"
 #include "lib/base/time.hpp"
 #include "lib/chat/chat.hpp"
@@ -31,6 +32,71 @@ std::string ClientAddress(const Request& req) {
   while (!last.empty() && last.front() == ' ') last.erase(0, 1);
   while (!last.empty() && last.back() == ' ') last.pop_back();
   return last.empty() || last.size() > 64 ? req.peer_ip : last;
+}
+
+namespace {
+
+// The host name (without port) the browser used for this daemon.
+std::string RequestHost(const Request& req) {
+  std::string host = req.Header("host");
+  if (!host.empty() && host.front() == '[') host = host.substr(0, host.find(']') + 1);
+  else host = host.substr(0, host.find(':'));
+  return host.empty() ? "localhost" : host;
+}
+
+bool ValidStreamName(const std::string& n) {
+  return !n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+}  // namespace
+
+std::string HttpApi::StreamBase(const Request& req) const {
+  const ChatOptions& o = c_.options();
+  std::string base = !o.public_stream_url.empty() ? o.public_stream_url
+                                                  : std::string(o.stream_tls ? "https://" : "http://") +
+                                                        RequestHost(req) + ":" + std::to_string(o.stream_port);
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base;
+}
+
+// Viewer tokens name no person and are the same for every viewer of a stream within a 6-hour
+// bucket (lib/auth/viewer_token.hpp), so nginx edges share one cached copy per part; the price is
+// that a leaked URL works until its exp. Open streams get the bare URL, without a login: anyone
+// may watch them anyway, and a token would only split edge caches.
+void HttpApi::RegisterWatch(http::Server& http) {
+  auto signed_url = Authed([this](const Request& req, const Caller&, Responder respond) {
+    const std::string& name = req.params.at("name");
+    auto key = auth::LoadKeyFile(c_.options().key_file);
+    if (!key) return Fail(respond, 503, "unavailable", "token key unavailable");
+    auto vt = auth::MintViewerToken(*key, name, base::WallClockMs() / 1000);
+    if (!vt) return Fail(respond, 500, "internal", "could not sign the viewer token");
+    respond(Response::Json(200, Json::Obj({{"url", StreamBase(req) + "/live/" + name + "/index.m3u8?vt=" + vt->token},
+                                           {"open", false},
+                                           {"exp", vt->exp},
+                                           {"expires_at", base::FormatRfc3339(vt->exp * 1000)}})));
+  });
+  http.Route("GET", "/api/v1/streams/{name}/watch",
+             [this, signed_url = std::move(signed_url)](const Request& req, Responder respond) {
+               const std::string& name = req.params.at("name");
+               if (!ValidStreamName(name)) {
+                 ++c_.counters().http_requests;
+                 ++c_.counters().http_client_errors;
+                 return Fail(respond, 400, "bad_request", "a stream name is 1 to 64 letters, digits, _ and -");
+               }
+               const ChatOptions& o = c_.options();
+               const auto& open = o.open_streams;
+               if (o.streams_open || std::find(open.begin(), open.end(), name) != open.end()) {
+                 ++c_.counters().http_requests;
+                 std::string url = StreamBase(req) + "/live/" + name + "/index.m3u8";
+                 return respond(Response::Json(200, Json::Obj({{"url", url},
+                                                               {"open", true},
+                                                               {"exp", Json()},
+                                                               {"expires_at", Json()}})));
+               }
+               signed_url(req, std::move(respond));
+             });
 }
 
 void HttpApi::Send(const Responder& respond, int status, Json body) {
@@ -672,17 +738,12 @@ void HttpApi::Register(http::Server& http) {
   // ---- web app config and metrics ----
   http.Route("GET", "/api/v1/config", [this](const Request& req, Responder respond) {
     // The browser reaches the other daemons on the host name it used for this one.
-    std::string host = req.Header("host");
-    if (!host.empty() && host.front() == '[') host = host.substr(0, host.find(']') + 1);
-    else host = host.substr(0, host.find(':'));
-    if (host.empty()) host = "localhost";
+    std::string host = RequestHost(req);
     const ChatOptions& o = c_.options();
     std::string sfu = !o.public_sfu_url.empty() ? o.public_sfu_url
                                                 : std::string(o.sfu_tls ? "https://" : "http://") + host + ":" +
                                                       std::to_string(o.sfu_port);
-    std::string stream = !o.public_stream_url.empty() ? o.public_stream_url
-                                                      : std::string(o.stream_tls ? "https://" : "http://") + host +
-                                                            ":" + std::to_string(o.stream_port);
+    std::string stream = StreamBase(req);
     respond(Response::Json(200, Json::Obj({{"product", "collab"},
                                            {"sfu_url", sfu},
                                            {"stream_url", stream},
@@ -709,6 +770,7 @@ void HttpApi::Register(http::Server& http) {
   ws.on_close = [this](std::shared_ptr<http::WebSocket> s) { c_.OnWsClose(s); };
   http.WebSocketRoute("/api/v1/ws", std::move(ws));
   RegisterHelpdesk(http);
+  RegisterWatch(http);
 }
 
 void Chat::RegisterHttp(http::Server& http) {

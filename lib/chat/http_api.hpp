@@ -41,6 +41,11 @@ class HttpApi {
   static bool ParseSeq(const std::string& s, uint64_t* out);
   // A JSON object body, or answers 400 (413 over chatd.max_body_bytes).
   std::optional<Json> Body(const Request& req, const Responder& respond);
+  // collab-stream's base URL as the browser should use it: chatd.public_stream_url, or the host
+  // the browser used for chatd with stream.listen's port.
+  std::string StreamBase(const Request& req) const;
+  // GET /api/v1/streams/{name}/watch: the playlist URL a viewer plays, signed unless open.
+  void RegisterWatch(http::Server& http);
   // The helpdesk's routes (helpdesk.cpp), with the same authentication and error shapes.
   void RegisterHelpdesk(http::Server& http);
   void TicketAction(http::Server& http, const char* path, std::string act);

@@ -248,6 +248,27 @@ void AddStreamKeys(std::vector<KeyDef>& r) {
     k.doc = "origins allowed to fetch playlists and media cross-origin (the web app), or * for any; empty: none";
     r.push_back(std::move(k));
   }
+  r.push_back(Choice("stream", "viewers", "token", {"token", "open"},
+                     "who may watch: token = staff with a signed URL from the web app (chatd /api/v1/streams/NAME/watch), "
+                     "open = anyone who reaches the server"));
+  {
+    KeyDef k;
+    k.section = "stream";
+    k.name = "open_streams";
+    k.type = KeyType::kStringList;
+    k.default_value = StringList{};
+    k.doc = "streams anyone may watch without a token when stream.viewers is token";
+    k.validate = [](const Value& v) -> std::string {
+      for (const std::string& n : std::get<StringList>(v)) {
+        bool ok = !n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        });
+        if (!ok) return "has '" + internal::Printable(n) + "', which is not a stream name (letters, digits, _ and -)";
+      }
+      return "";
+    };
+    r.push_back(std::move(k));
+  }
   r.push_back(Int("stream", "part_ms", 333, "LL-HLS part target in milliseconds", 100, 2000));
   r.push_back(Int("stream", "segment_ms", 2000, "segments are cut at the first keyframe after this many milliseconds", 500, 20000));
   r.push_back(Int("stream", "window_segments", 10, "segments kept in memory and listed in the playlist", 3, 1000));

@@ -81,8 +81,13 @@ constexpr size_t kWsHeadroom = LWS_PRE + 32;
 // Frames up to this size are written at once when nothing is pending (WebSocket::Queue); larger
 // ones go through the queue, so what lws may have to buffer for a slow reader stays small.
 constexpr size_t kWsDirectWriteMax = 64 * 1024;
+
 // Queued frames written in one WRITEABLE callback over HTTP/1.1 (h2: always one).
 constexpr int kWsFramesPerWriteable = 64;
+
+// CorkWrites state (loop thread): nesting depth and the sockets holding corked frames.
+thread_local int g_cork_depth = 0;
+thread_local std::vector<WebSocket*> g_corked;
 
 // Headers lws does not know by token, fetched by name (HTTP/1.1 only: lws keeps unknown
 // headers of h2 streams nowhere).
@@ -433,6 +438,9 @@ struct WebSocket::Internal {
   };
   std::deque<Out> queue;
   size_t queued = 0;
+  // Frames (with their headers) held by a CorkWrites scope, written in one go when it ends.
+  std::string corked;
+  bool in_cork_list = false;
   bool h2 = false;            // a WebSocket over an HTTP/2 stream (RFC 8441): writes only from WRITEABLE
   bool write_failed = false;  // a direct write failed; the next WRITEABLE closes the connection
   bool open = false;
@@ -1455,11 +1463,61 @@ struct ServerImpl {
 WebSocket::WebSocket(uint64_t id, Request request)
     : id_(id), request_(std::move(request)), in_(std::make_unique<Internal>()) {}
 
-WebSocket::~WebSocket() = default;
+WebSocket::~WebSocket() {
+  if (in_ && in_->in_cork_list) g_corked.erase(std::remove(g_corked.begin(), g_corked.end(), this), g_corked.end());
+}
 
 bool WebSocket::is_open() const { return in_->open && !in_->close_requested; }
 
 size_t WebSocket::buffered_amount() const { return in_->queued; }
+
+namespace {
+
+// A server-to-client frame header (RFC 6455 5.2: FIN, opcode, no mask, shortest length form).
+void AppendFrameHeader(std::string& out, size_t len, bool binary) {
+  out.push_back(static_cast<char>(0x80 | (binary ? 0x2 : 0x1)));
+  if (len < 126) {
+    out.push_back(static_cast<char>(len));
+  } else if (len < 65536) {
+    out.push_back(static_cast<char>(126));
+    out.push_back(static_cast<char>(len >> 8));
+    out.push_back(static_cast<char>(len & 0xff));
+  } else {
+    out.push_back(static_cast<char>(127));
+    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((uint64_t{len} >> shift) & 0xff));
+  }
+}
+
+}  // namespace
+
+CorkWrites::CorkWrites() { ++g_cork_depth; }
+
+CorkWrites::~CorkWrites() {
+  if (--g_cork_depth > 0) return;
+  // lws_write only writes or buffers (no callbacks run), and a socket destroyed before this
+  // point has unlisted itself in its destructor.
+  std::vector<WebSocket*> list;
+  list.swap(g_corked);
+  for (WebSocket* ws : list) ws->FlushCorked();
+}
+
+void WebSocket::FlushCorked() {
+  Internal& in = *in_;
+  in.in_cork_list = false;
+  if (in.corked.empty()) return;
+  std::string frames = std::move(in.corked);
+  in.corked.clear();
+  if (!in.open || !in.wsi || in.write_failed) return;
+  // The frames are already framed: lws writes them as they are (its raw path for HTTP bodies,
+  // which a WebSocket connection uses too); what the kernel does not take it buffers, as for
+  // a frame of its own.
+  size_t len = frames.size() - kWsHeadroom;
+  int wrote = lws_write(in.wsi, reinterpret_cast<unsigned char*>(frames.data()) + kWsHeadroom, len, LWS_WRITE_HTTP);
+  if (wrote < static_cast<int>(len)) {
+    in.write_failed = true;
+    lws_callback_on_writable(in.wsi);
+  }
+}
 
 void WebSocket::Send(std::string_view text) { Queue(text, false); }
 
@@ -1472,7 +1530,24 @@ void WebSocket::Queue(std::string_view data, bool binary) {
   // for a WRITEABLE callback costs two epoll_ctl calls and a wakeup per frame, which is most of
   // the work of a fan-out to a thousand sockets. What the kernel does not take, lws keeps and
   // sends itself (lws_partial_buffered() is then true and later frames queue behind it).
-  if (!in.h2 && in.queue.empty() && data.size() <= kWsDirectWriteMax && !lws_partial_buffered(in.wsi)) {
+  bool direct = !in.h2 && in.queue.empty() && data.size() <= kWsDirectWriteMax && !lws_partial_buffered(in.wsi);
+  if (direct && g_cork_depth > 0) {
+    if (in.corked.empty()) in.corked.assign(kWsHeadroom, '\0');
+    AppendFrameHeader(in.corked, data.size(), binary);
+    in.corked.append(data);
+    if (!in.in_cork_list) {
+      in.in_cork_list = true;
+      g_corked.push_back(this);
+    }
+    return;
+  }
+  // Frames held by a cork go first, so the order stays as sent.
+  if (!in.corked.empty()) {
+    FlushCorked();
+    if (in.write_failed) return;
+    direct = direct && !lws_partial_buffered(in.wsi);
+  }
+  if (direct) {
     thread_local std::string frame;
     frame.resize(kWsHeadroom + data.size());
     std::memcpy(frame.data() + kWsHeadroom, data.data(), data.size());

@@ -96,6 +96,20 @@ using Responder = std::function<void(Response)>;
 // A handler that throws gets a 500 and the server keeps going.
 using Handler = std::function<void(const Request&, Responder)>;
 
+// Coalesces WebSocket writes on this thread while an instance lives: the frames Send() would
+// write at once to a socket with nothing pending are kept, and when the outermost instance ends
+// each socket's frames go out in one write (one syscall and one wakeup of the reader instead of
+// one per frame: a posted message's echo and its ack, say). Order per socket is kept; frames
+// that would have been queued anyway (h2, a socket still sending, large frames) are unaffected.
+// Nests; loop thread only.
+class CorkWrites {
+ public:
+  CorkWrites();
+  ~CorkWrites();
+  CorkWrites(const CorkWrites&) = delete;
+  CorkWrites& operator=(const CorkWrites&) = delete;
+};
+
 // One WebSocket session. The server owns the connection; users hold shared_ptrs that stay
 // valid after the session closed (then Send/Close do nothing and is_open() is false).
 class WebSocket {
@@ -132,6 +146,8 @@ class WebSocket {
   friend struct detail::ServerImpl;
   WebSocket(uint64_t id, Request request);
   void Queue(std::string_view data, bool binary);
+  void FlushCorked();
+  friend class CorkWrites;
 
   uint64_t id_;
   Request request_;

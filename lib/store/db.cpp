@@ -1,6 +1,7 @@
 // RocksDB wrapper implementation. See db.hpp for the contract.
 #include "lib/store/db.hpp"
 
+#include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
@@ -269,10 +270,21 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const Options& opti
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   rocksdb::ColumnFamilyOptions hinted = cfo;
   hinted.memtable_insert_with_hint_prefix_extractor = std::make_shared<LengthPrefix>();
+  bool have_zstd = false;
+  for (auto c : rocksdb::GetSupportedCompressions()) have_zstd = have_zstd || c == rocksdb::kZSTD;
+  auto listed = [](const std::vector<std::string>& v, const std::string& n) {
+    return std::find(v.begin(), v.end(), n) != v.end();
+  };
   for (const auto& n : names) {
-    bool lp = std::find(options.length_prefixed_families.begin(), options.length_prefixed_families.end(), n) !=
-              options.length_prefixed_families.end();
-    descs.emplace_back(n, lp ? hinted : cfo);
+    rocksdb::ColumnFamilyOptions o = listed(options.length_prefixed_families, n) ? hinted : cfo;
+    if (have_zstd && listed(options.compressed_families, n)) {
+      o.compression = rocksdb::kZSTD;
+      o.bottommost_compression = rocksdb::kZSTD;
+      rocksdb::BlockBasedTableOptions zbo = bbo;
+      zbo.block_size = 16 * 1024;
+      o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(zbo));
+    }
+    descs.emplace_back(n, o);
   }
 
   auto impl = std::make_unique<Impl>();

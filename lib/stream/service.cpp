@@ -1,6 +1,7 @@
 #include "lib/stream/service.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <list>
 #include <map>
@@ -17,6 +18,7 @@
 #include "lib/stream/rtmp_server.hpp"
 #include "lib/stream/srt_ingest.hpp"
 #include "lib/stream/whip_ingest.hpp"
+#include "lib/stream/viewer_auth.hpp"
 
 namespace collab::stream {
 
@@ -94,12 +96,17 @@ struct Waiter {
   std::string origin;
   http::Responder respond;
   int64_t deadline_ms = 0;
+  std::string vt;    // the viewer token the request carried (accepted), for the playlist's URIs
+  int64_t vt_exp = 0;  // its exp; 0 for an open stream
 };
 
 class Service final : public daemon::Service {
  public:
   base::Status Start(daemon::Context& ctx) override {
     ctx_ = &ctx;
+    auto viewers = LoadViewerPolicy(ViewerConfig(ctx.config()));
+    if (!viewers) return viewers.error();
+    viewer_auth_.Configure(std::move(*viewers));
     ApplyConfig(ctx.config());
     // Everything that can fail on configuration is checked before anything is bound: a
     // listener left open would keep the loop (and the failing daemon) alive.
@@ -180,6 +187,9 @@ class Service final : public daemon::Service {
       if (next.GetString(key) != ctx_->config().GetString(key)) LOG_WARN("%s changed: it takes effect on restart", key);
     for (const char* key : {"stream.webrtc_udp_listen", "stream.webrtc_tcp_listen"})
       if (next.GetString(key) != ctx_->config().GetString(key)) LOG_WARN("%s changed: it takes effect on restart", key);
+    auto viewers = LoadViewerPolicy(ViewerConfig(next));
+    if (!viewers) return viewers.error();
+    viewer_auth_.Configure(std::move(*viewers));
     ApplyConfig(next);
     return base::Ok();
   }
@@ -216,6 +226,11 @@ class Service final : public daemon::Service {
   }
 
  private:
+  static ViewerPolicyConfig ViewerConfig(const config::Config& cfg) {
+    return ViewerPolicyConfig{cfg.GetString("stream.viewers"), cfg.GetStringList("stream.open_streams"),
+                              cfg.GetPath("auth.key_file")};
+  }
+
   void ApplyConfig(const config::Config& cfg) {
     PackagerOptions po;
     po.part_ms = static_cast<int>(cfg.GetInt("stream.part_ms"));
@@ -391,32 +406,40 @@ class Service final : public daemon::Service {
   }
 
 
-  http::Response Media(Packager::Bytes b, const char* type) const {
-    http::Response r = Media(std::string(), type);
+  http::Response Media(Packager::Bytes b, const char* type, int64_t vt_exp) const {
+    http::Response r = Media(std::string(), type, vt_exp);
     r.body_owner = std::move(b.owner);
     r.body_view = b.bytes;
     return r;
   }
 
-  http::Response Media(std::string body, const char* type) const {
+  http::Response Media(std::string body, const char* type, int64_t vt_exp) const {
     http::Response r;
     r.status = 200;
     r.content_type = type;
     r.body = std::move(body);
-    // Parts, segments and init segments never change under their name: caches may keep them.
-    r.AddHeader("Cache-Control", "public, max-age=3600, immutable");
+    // Parts, segments and init segments never change under their name: caches may keep them,
+    // but not past the exp of the token in their URL (an edge does not check tokens).
+    int64_t max_age = ViewerAuth::CacheSeconds(3600, vt_exp, base::WallClockMs() / 1000);
+    r.AddHeader("Cache-Control", "public, max-age=" + std::to_string(max_age) + ", immutable");
     return r;
   }
 
-  http::Response PlaylistResponse(const LiveStream& s, bool skip, bool blocking) const {
+  http::Response PlaylistResponse(const LiveStream& s, bool skip, bool blocking, const std::string& vt,
+                                  int64_t vt_exp) const {
     http::Response r;
     r.status = 200;
     r.content_type = "application/vnd.apple.mpegurl";
     r.body = s.packager->Playlist(skip);
+    if (!vt.empty()) {
+      // The player knows only this URL: every URI it is sent to next must carry the token too.
+      auto rewritten = RewritePlaylist(r.body, vt);
+      if (rewritten) r.body = std::move(*rewritten);
+    }
     // A plain live playlist changes with every part; a blocking one answers a request that names
     // the part it waited for, so an edge cache may share it for a little while.
-    r.AddHeader("Cache-Control", blocking ? "public, max-age=" + std::to_string(s.packager->target_duration_s())
-                                          : std::string("no-cache"));
+    int64_t max_age = ViewerAuth::CacheSeconds(s.packager->target_duration_s(), vt_exp, base::WallClockMs() / 1000);
+    r.AddHeader("Cache-Control", blocking ? "public, max-age=" + std::to_string(max_age) : std::string("no-cache"));
     return r;
   }
 
@@ -424,7 +447,7 @@ class Service final : public daemon::Service {
   bool TryAnswer(LiveStream& s, Waiter& w) {
     if (w.playlist) {
       if (s.packager->CheckBlocking(w.msn, w.part) != Packager::Blocking::kReady) return false;
-      http::Response r = PlaylistResponse(s, w.skip, true);
+      http::Response r = PlaylistResponse(s, w.skip, true, w.vt, w.vt_exp);
       Cors(w.origin, r);
       w.respond(std::move(r));
       return true;
@@ -440,7 +463,7 @@ class Service final : public daemon::Service {
       }
       return false;
     }
-    http::Response r = Media(std::move(*data), "video/mp4");
+    http::Response r = Media(std::move(*data), "video/mp4", w.vt_exp);
     Cors(w.origin, r);
     w.respond(std::move(r));
     return true;
@@ -463,6 +486,18 @@ class Service final : public daemon::Service {
       Cors(origin, r);
       respond(std::move(r));
     };
+    // Before anything about the stream is looked at: without a token a request learns nothing.
+    std::string vt = req.QueryParam("vt");
+    ViewerAuth::Verdict verdict = viewer_auth_.Check(name, vt, base::WallClockMs() / 1000);
+    if (!verdict.ok()) {
+      ++viewer_rejected_[static_cast<size_t>(verdict.reason)];
+      http::Response r = http::Response::Error(verdict.status, verdict.status == 401 ? "unauthorized" : "forbidden",
+                                               verdict.message);
+      if (verdict.status == 401) r.AddHeader("WWW-Authenticate", "Bearer realm=\"collab-stream\"");
+      return reply(std::move(r));
+    }
+    if (viewer_auth_.IsOpen(name)) vt.clear();  // open: nothing to carry along
+    int64_t vt_exp = verdict.exp;
     auto it = streams_.find(name);
     if (it == streams_.end()) return reply(http::Response::Error(404, "not_found", "no such stream"));
     LiveStream& s = *it->second;
@@ -479,14 +514,14 @@ class Service final : public daemon::Service {
       if (msn_text.empty()) {
         if (!part_text.empty()) return reply(http::Response::Error(400, "bad_request", "_HLS_part needs _HLS_msn"));
         if (!p.has_media()) return reply(http::Response::Error(404, "not_found", "stream has not started yet"));
-        return reply(PlaylistResponse(s, skip, false));
+        return reply(PlaylistResponse(s, skip, false, vt, vt_exp));
       }
       int64_t msn = 0, part = -1;
       if (!ParseCount(msn_text, msn) || (!part_text.empty() && (!ParseCount(part_text, part) || part > 100000)))
         return reply(http::Response::Error(400, "bad_request", "_HLS_msn and _HLS_part must be non-negative integers"));
       if (p.CheckBlocking(msn, static_cast<int>(part)) == Packager::Blocking::kTooFar)
         return reply(http::Response::Error(400, "bad_request", "_HLS_msn is more than two segments ahead"));
-      Waiter w{name, msn, static_cast<int>(part), true, skip, origin, std::move(respond), now + wait_ms};
+      Waiter w{name, msn, static_cast<int>(part), true, skip, origin, std::move(respond), now + wait_ms, vt, vt_exp};
       if (TryAnswer(s, w)) return;
       return Hold(std::move(w));
     }
@@ -495,13 +530,13 @@ class Service final : public daemon::Service {
         ParseCount(file.substr(4, file.size() - 8), a)) {
       auto data = p.Init(a);
       if (!data) return reply(http::Response::Error(404, "not_found", "no such init segment"));
-      return reply(Media(std::move(*data), "video/mp4"));
+      return reply(Media(std::move(*data), "video/mp4", vt_exp));
     }
     if (file.size() > 7 && file.rfind("seg", 0) == 0 && file.compare(file.size() - 4, 4, ".m4s") == 0 &&
         ParseCount(file.substr(3, file.size() - 7), a)) {
       auto data = p.SegmentBytes(a);
       if (!data) return reply(http::Response::Error(404, "not_found", "no such segment"));
-      return reply(Media(std::move(*data), "video/mp4"));
+      return reply(Media(std::move(*data), "video/mp4", vt_exp));
     }
     if (file.size() > 8 && file.rfind("part", 0) == 0 && file.compare(file.size() - 4, 4, ".m4s") == 0) {
       std::string mid = file.substr(4, file.size() - 8);
@@ -509,10 +544,10 @@ class Service final : public daemon::Service {
       if (dot != std::string::npos && ParseCount(mid.substr(0, dot), a) && ParseCount(mid.substr(dot + 1), b) &&
           b <= 100000) {
         auto data = p.PartBytes(a, static_cast<int>(b));
-        if (data) return reply(Media(std::move(*data), "video/mp4"));
+        if (data) return reply(Media(std::move(*data), "video/mp4", vt_exp));
         // The preload hint names the part being made: hold the request until it exists.
         if (p.IsNextPart(a, static_cast<int>(b))) {
-          Waiter w{name, a, static_cast<int>(b), false, false, origin, std::move(respond), now + wait_ms};
+          Waiter w{name, a, static_cast<int>(b), false, false, origin, std::move(respond), now + wait_ms, vt, vt_exp};
           return Hold(std::move(w));
         }
         return reply(http::Response::Error(404, "not_found", "no such part"));
@@ -618,6 +653,12 @@ class Service final : public daemon::Service {
     metric("collab_stream_blocked_requests_total", "counter", "Requests that were held.", blocked_total_);
     metric("collab_stream_blocked_timeouts_total", "counter", "Held requests answered 503.", timed_out_total_);
     metric("collab_stream_publish_refused_total", "counter", "Publish attempts refused.", refused_total_);
+    o += "# HELP collab_stream_viewer_rejected_total Requests for /live/ refused for a missing, invalid, expired or "
+         "other stream's viewer token.\n# TYPE collab_stream_viewer_rejected_total counter\n";
+    for (auto reason : {ViewerAuth::Reason::kMissing, ViewerAuth::Reason::kInvalid, ViewerAuth::Reason::kExpired,
+                        ViewerAuth::Reason::kWrongStream})
+      o += std::string("collab_stream_viewer_rejected_total{reason=\"") + ViewerAuth::ReasonName(reason) + "\"} " +
+           std::to_string(viewer_rejected_[static_cast<size_t>(reason)]) + "\n";
     http::Response r;
     r.status = 200;
     r.content_type = "text/plain; version=0.0.4";
@@ -641,6 +682,8 @@ class Service final : public daemon::Service {
   std::map<std::string, std::unique_ptr<LiveStream>> streams_;
   std::map<uint64_t, std::string> conn_stream_;
   std::list<Waiter> waiters_;
+  ViewerAuth viewer_auth_;
+  std::array<uint64_t, 5> viewer_rejected_{};  // by ViewerAuth::Reason
   uint64_t bytes_in_total_ = 0, parts_total_ = 0, blocked_total_ = 0, timed_out_total_ = 0, refused_total_ = 0;
 };
 

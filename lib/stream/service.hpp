@@ -1,7 +1,7 @@
-// collab-stream's service: RTMP ingest (lib/stream/rtmp_server.hpp) feeding one in-memory LL-HLS
-// packager per stream (lib/stream/packager.hpp), served over the daemon's HTTP listener with
-// blocking playlist reload, plus the stream.* control verbs and Prometheus metrics.
-// Deliberately not here (yet): SRT/WHIP/file ingest, transcoding, recording, viewer tokens.
+// collab-stream's service: RTMP, SRT and WHIP ingest (rtmp_server, srt_ingest, whip_ingest) feeding
+// one in-memory LL-HLS packager per stream (packager.hpp), served over the daemon's HTTP listener
+// with blocking playlist reload and viewer tokens (viewer_auth.hpp), plus the stream.* control
+// verbs and Prometheus metrics. The pieces live in their own files; this one wires them.
 #pragma once
 
 #include <memory>

@@ -1,6 +1,8 @@
 // The live player page (web/live/) in headless Chromium against real collab-chatd and
 // collab-stream, driven by tests/integration/test_stream_web.py. COLLAB_E2E holds
-// {url, stream, scenario}; the script prints one JSON line the Python side asserts on.
+// {url, stream, scenario, user, password}; the script prints one JSON line the Python side
+// asserts on. collab-stream runs in token mode: every scenario except `login` first logs in
+// through the chat app's login form (cfg.user), so the live page gets a signed watch URL.
 // Scenarios:
 //   play     the stream is live: it plays, currentTime advances, latency and LIVE badge show
 //   offline  the stream is not live: the page says so and keeps checking; when the test then
@@ -8,9 +10,12 @@
 //            and after the next line (publisher stopped) show the offline state again
 //   list     /live/ lists the stream with a link that opens its player
 //   native   no MSE in the page: the browser's own HLS plays the stream
+//   login    not logged in: the page shows the login link; after logging in (another tab) it plays
+//   renew    the watch URL is about to expire: the page gets a new one and the player switches
+//            to it without a page reload, and goes on playing
 // Every wait is bounded (Playwright timeouts, a deadline for stdin); none is a fixed sleep.
 import { createInterface } from 'node:readline';
-import { cfg, base, run, newContext, newPage } from './chat_helpers.mjs';
+import { cfg, base, run, newContext, newPage, login } from './chat_helpers.mjs';
 
 const LIVE_TIMEOUT = 40000; // first parts plus hls.js start-up on a loaded 2-core machine
 
@@ -27,6 +32,13 @@ async function advances(page, seconds) {
     { timeout: (seconds + 15) * 1000, polling: 100 });
   const t1 = await page.evaluate(() => document.getElementById('video').currentTime);
   return { from: t0, to: t1 };
+}
+
+// Logs this context (its cookie jar) in through the chat app's form, as a viewer would.
+async function signIn(context) {
+  const page = await newPage(context, cfg.lang || 'en');
+  await login(page, cfg.user, cfg.password);
+  await page.close();
 }
 
 async function waitLive(page) {
@@ -67,6 +79,7 @@ async function playScenario(page) {
   const viewersAlone = (await live(page)).viewers;
   // A second viewer (another browser, told apart by its User-Agent on this one address) is counted.
   const other = await newContext(page.context().browser(), { userAgent: 'collab-test second viewer' });
+  await signIn(other);
   const page2 = await newPage(other, cfg.lang || 'en');
   await page2.goto(`${base}live/?s=${encodeURIComponent(cfg.stream)}`);
   await waitLive(page2);
@@ -87,9 +100,61 @@ async function playScenario(page) {
     badge: await page.isVisible('#badge'),
     badgeText: (await page.textContent('#badge')).trim(),
     overlay: await page.isVisible('#overlay'),
+    watchUrl: L.watchUrl,
+    watchUrl2: L2.watchUrl,
     warnings: L.warnings,
     errors: [...pageErrors(page, L), ...pageErrors(page2, L2)],
   };
+}
+
+async function loginScenario(page) {
+  await page.goto(`${base}live/?s=${encodeURIComponent(cfg.stream)}`);
+  await page.waitForSelector('body[data-state="login"]', { state: 'attached', timeout: 20000 });
+  const shown = {
+    status: await page.textContent('#status'),
+    link: (await page.textContent('#login-link')).trim(),
+    href: await page.getAttribute('#login-link', 'href'),
+    linkVisible: await page.isVisible('#login-link'),
+    badge: await page.isVisible('#badge'),
+  };
+  await page.selectOption('#lang-select', 'ja');
+  await page.waitForFunction(() => document.documentElement.lang === 'ja', null, { timeout: 5000 });
+  shown.statusJa = await page.textContent('#status');
+  shown.linkJa = (await page.textContent('#login-link')).trim();
+  await page.selectOption('#lang-select', 'en');
+  // The viewer follows the link in another tab and logs in; this page notices on its own.
+  await signIn(page.context());
+  const t0 = Date.now();
+  await waitLive(page);
+  const liveAfterLoginMs = Date.now() - t0;
+  const played = await advances(page, 2);
+  const L = await live(page);
+  return { shown, liveAfterLoginMs, played, state: L.state, watchUrl: L.watchUrl, warnings: L.warnings,
+    errors: pageErrors(page, L) };
+}
+
+// chatd's first answer is doctored to expire in ten minutes and four seconds with a marked URL,
+// so the page renews it (ten minutes before exp) after about four seconds; later answers are
+// chatd's own.
+async function renewScenario(page) {
+  let calls = 0;
+  await page.context().route('**/api/v1/streams/*/watch', async (route) => {
+    calls++;
+    if (calls > 1) return route.continue();
+    const response = await route.fetch();
+    const body = await response.json();
+    body.url += '&first=1';
+    body.exp = Math.floor(Date.now() / 1000) + 604;
+    return route.fulfill({ response, json: body });
+  });
+  await page.goto(`${base}live/?s=${encodeURIComponent(cfg.stream)}`);
+  await waitLive(page);
+  const first = (await live(page)).watchUrl;
+  await page.waitForFunction(() => window.__collabLive.switches >= 1, null, { timeout: 20000, polling: 100 });
+  const played = await advances(page, 2.5);
+  const L = await live(page);
+  return { first, watchUrl: L.watchUrl, renewals: L.renewals, switches: L.switches, calls, state: L.state, played,
+    badge: await page.isVisible('#badge'), warnings: L.warnings, errors: pageErrors(page, L) };
 }
 
 // One line from stdin, or null after timeoutMs (the Python side writes it after publishing).
@@ -168,10 +233,12 @@ async function listScenario(page) {
   return { href, names, url: page.url(), state: L.state, played, errors: pageErrors(page, L) };
 }
 
-const scenarios = { play: playScenario, offline: offlineScenario, list: listScenario, native: nativeScenario };
+const scenarios = { play: playScenario, offline: offlineScenario, list: listScenario, native: nativeScenario,
+  login: loginScenario, renew: renewScenario };
 
 run(async (browser) => {
   const context = await newContext(browser);
+  if (cfg.scenario !== 'login' && cfg.user) await signIn(context);
   const page = await newPage(context, cfg.lang || 'en');
   const result = await scenarios[cfg.scenario](page);
   await context.close();

@@ -46,7 +46,9 @@ class StreamTest(unittest.TestCase):
             self.skipTest("ffmpeg/ffprobe not installed")
 
     def start(self, *extra):
-        self.env = Env(self, extra=["stream.rtmp_listen=127.0.0.1:0", f"stream.publish_keys={self.KEYS}", *extra])
+        # Open to viewers: these tests are about ingest and packaging (test_stream_auth.py: tokens).
+        self.env = Env(self, extra=["stream.rtmp_listen=127.0.0.1:0", f"stream.publish_keys={self.KEYS}",
+                                    "stream.viewers=open", *extra])
         self.d = self.env.start(self, "stream")
         self.rtmp_port = int(self.d.status["rtmp"]["address"].rsplit(":", 1)[1])
         self.host, self.port = self.d.http_address()

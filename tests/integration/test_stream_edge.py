@@ -3,7 +3,9 @@ conf/nginx/collab-stream-edge.conf runs two Debian nginx edges in front of one o
 ffmpeg RTMP test pattern. Simulated LL-HLS players follow each edge with blocking playlist
 reload and fetch every new part; the edges' access logs show that each part and each blocking
 playlist reached the origin at most once per edge, however many players asked for it. A real
-player (ffprobe) reads the stream through an edge too."""
+player (ffprobe) reads the stream through an edge too. The origin runs in its default token mode
+and every player uses the same viewer token, as the web app's players do (lib/auth/viewer_token.hpp):
+the edges cache by URL, token included, and still share one copy per part."""
 import collections
 import http.client
 import json
@@ -19,6 +21,7 @@ import unittest
 
 import llhls_check
 from harness import SOURCE_DIR, Env, wait_for
+from test_stream_auth import mint
 
 FFMPEG = shutil.which("ffmpeg")
 FFPROBE = shutil.which("ffprobe")
@@ -32,7 +35,7 @@ PLAY_SECONDS = 15.0
 # Cache verdicts that mean the edge asked the origin; HIT and UPDATING were served from the cache.
 ORIGIN_VERDICTS = {"MISS", "EXPIRED", "STALE", "REVALIDATED", "BYPASS"}
 LOG_LINE = re.compile(r'"GET (?P<uri>\S+) HTTP/[\d.]+" (?P<status>\d{3}) \d+ cache=(?P<cache>\S+) ')
-PART_URI = re.compile(r"(?:^|/)part(\d+)\.(\d+)\.m4s$")
+PART_URI = re.compile(r"(?:^|/)part(\d+)\.(\d+)\.m4s(?:\?|$)")
 
 
 def free_tcp_port():
@@ -157,14 +160,20 @@ class Edge:
             return headers if code == 200 else None
         return wait_for(ready, timeout=20, interval=0.05, what=f"edge {self.name} serving {path}")
 
-    def log_entries(self):
-        """[(uri, status, cache verdict)] from the access log, in order."""
+    def log_entries(self, keep_token=False):
+        """[(uri, status, cache verdict)] from the access log, in order; the viewer token (the
+        same in every request) is left out of the URIs unless keep_token."""
         entries = []
         with open(self.access_log, errors="replace") as f:
             for line in f:
                 m = LOG_LINE.search(line)
                 if m:
-                    entries.append((m.group("uri"), int(m.group("status")), m.group("cache")))
+                    uri = m.group("uri")
+                    if not keep_token:
+                        path, _, query = uri.partition("?")
+                        params = [q for q in query.split("&") if q and not q.startswith("vt=")]
+                        uri = path + ("?" + "&".join(params) if params else "")
+                    entries.append((uri, int(m.group("status")), m.group("cache")))
         return entries
 
     def stop(self):
@@ -183,12 +192,13 @@ class Player(threading.Thread):
     hint (held by the origin until the part exists), the blocking playlist naming that part, and
     any newly listed part it has not fetched yet. One keep-alive connection to its edge."""
 
-    def __init__(self, port, deadline):
+    def __init__(self, port, deadline, vt):
         super().__init__(daemon=True)
         self.port = port
         self.deadline = deadline
         self.conn = None
         self.prefix = f"/live/{STREAM}/"
+        self.vt = vt  # the playlist URL's token; the playlists add it to every URI they list
         self.parts = []            # part URIs fetched after joining, in order
         self.start_part = None     # last part listed when it joined
         self.last_part = None      # last part listed in its newest playlist
@@ -234,7 +244,7 @@ class Player(threading.Thread):
                 self.conn.close()
 
     def play(self):
-        code, body = self.get(self.prefix + "index.m3u8")
+        code, body = self.get(f"{self.prefix}index.m3u8?vt={self.vt}")
         if code != 200:
             raise AssertionError(f"plain playlist: {code} {body[:200]!r}")
         pl = llhls_check.check(body.decode())
@@ -249,7 +259,7 @@ class Player(threading.Thread):
                 self.hint_times.append(time.monotonic() - t0)
             msn, part = next_part(pl)
             t0 = time.monotonic()
-            code, body = self.get(f"{self.prefix}index.m3u8?_HLS_msn={msn}&_HLS_part={part}")
+            code, body = self.get(f"{self.prefix}index.m3u8?vt={self.vt}&_HLS_msn={msn}&_HLS_part={part}")
             self.blocking_times.append(time.monotonic() - t0)
             if code != 200:
                 raise AssertionError(f"blocking playlist {msn}.{part}: {code} {body[:200]!r}")
@@ -272,6 +282,7 @@ class EdgeCache(unittest.TestCase):
             self.skipTest("ffmpeg/ffprobe not installed")
         self.env = Env(self, extra=["stream.rtmp_listen=127.0.0.1:0", "stream.publish_keys=cam1:k1"])
         self.origin = self.env.start(self, "stream")
+        self.vt = mint(os.path.join(self.env.dir, "token.key"), [f"view:{STREAM}"], int(time.time()) + 3600)
         self.host, self.port = self.origin.http_address()
         rtmp_port = int(self.origin.status["rtmp"]["address"].rsplit(":", 1)[1])
         self.publisher = subprocess.Popen(
@@ -290,7 +301,7 @@ class EdgeCache(unittest.TestCase):
     def origin_playlist(self):
         conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
         try:
-            conn.request("GET", f"/live/{STREAM}/index.m3u8")
+            conn.request("GET", f"/live/{STREAM}/index.m3u8?vt={self.vt}")
             r = conn.getresponse()
             body = r.read()
             return llhls_check.parse(body.decode()) if r.status == 200 else None
@@ -304,7 +315,7 @@ class EdgeCache(unittest.TestCase):
     def start_edges(self, *names):
         edges = [Edge(self, name, self.port) for name in names]
         for e in edges:
-            headers = e.wait_ready(f"/live/{STREAM}/index.m3u8")
+            headers = e.wait_ready(f"/live/{STREAM}/index.m3u8?vt={self.vt}")
             # The plain live playlist is never served from the cache.
             self.assertEqual(headers.get("x-cache-status"), "BYPASS", headers)
             self.assertEqual(headers.get("cache-control"), "no-cache")
@@ -318,7 +329,7 @@ class EdgeCache(unittest.TestCase):
 
         conns_before = connections_to(self.port)
         deadline = time.monotonic() + PLAY_SECONDS
-        players = {e.name: [Player(e.port, deadline) for _ in range(PLAYERS_PER_EDGE)] for e in edges}
+        players = {e.name: [Player(e.port, deadline, self.vt) for _ in range(PLAYERS_PER_EDGE)] for e in edges}
         for group in players.values():
             for p in group:
                 p.start()
@@ -386,7 +397,7 @@ class EdgeCache(unittest.TestCase):
         self.assertGreater(origin_requests, 4 * conns)
 
         # A real player through an edge: ffprobe reads the playlist, the init segment and media.
-        url = f"http://127.0.0.1:{edges[1].port}/live/{STREAM}/index.m3u8"
+        url = f"http://127.0.0.1:{edges[1].port}/live/{STREAM}/index.m3u8?vt={self.vt}"
         r = subprocess.run([FFPROBE, "-v", "error", "-show_entries", "stream=codec_name,codec_type,width,height",
                             "-of", "json", url], capture_output=True, text=True, timeout=90)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -398,6 +409,11 @@ class EdgeCache(unittest.TestCase):
         self.assertTrue(media, "ffprobe's segment requests are not in the edge's log")
         self.assertTrue(all(c in ("MISS", "HIT") for _, c in media), media)
         self.assertIsNone(self.publisher.poll(), "the publisher stopped early")
+        # Every request the players and ffprobe made carried the token: the playlists gave it to them.
+        for e in edges:
+            unsigned = [u for u, _, _ in e.log_entries(keep_token=True)
+                        if u.startswith("/live/") and f"vt={self.vt}" not in u]
+            self.assertEqual(unsigned, [], f"edge {e.name}: requests without the viewer token")
 
     # collab-stream sends Access-Control-Allow-Origin on every /live/ response when cors_origins
     # is "*" (and "Vary: Origin" on every one otherwise), so a cached copy fetched without an
@@ -413,6 +429,22 @@ class EdgeCache(unittest.TestCase):
         code, headers, _ = edge.get(path, headers={"Origin": "https://chat.example"})
         self.assertEqual(code, 200)
         self.assertEqual(headers.get("access-control-allow-origin"), "*", headers)
+
+    def test_edge_serves_nothing_without_the_token(self):
+        """Edges do not check tokens, but their cache key holds the query: the same part without
+        the token (or with another) is a different key, a miss, which the origin refuses."""
+        pl = self.wait_origin(segments=1)
+        edge = self.start_edges("d")[0]
+        path = f"/live/{STREAM}/{pl.complete_segments[-1].uri}"
+        self.assertTrue(path.endswith(f"?vt={self.vt}"), path)
+        self.assertEqual(edge.get(path)[0], 200)
+        self.assertEqual(edge.get(path)[2] and edge.get(path)[1].get("x-cache-status"), "HIT")
+        bare = path.split("?")[0]
+        for attempt in range(2):  # twice: the refusal is not cached either
+            code, headers, _ = edge.get(bare)
+            self.assertEqual((code, headers.get("x-cache-status")), (401, "MISS"), attempt)
+        code, headers, _ = edge.get(f"{bare}?vt=v1.forged.token")
+        self.assertEqual(code, 401)
 
 
 if __name__ == "__main__":

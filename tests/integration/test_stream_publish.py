@@ -44,7 +44,7 @@ class PublishTest(unittest.TestCase):
         shutil.rmtree(cls.media, True)
 
     def setUp(self):
-        self.env = Env(self, extra=[f"stream.publish_keys={KEYS}"])
+        self.env = Env(self, extra=[f"stream.publish_keys={KEYS}", "stream.viewers=open"])
 
     def start(self):
         self.d = self.env.start(self, "stream")
@@ -246,7 +246,7 @@ class BadInput(PublishTest):
         self.assertEqual(rc, 65, err)
 
     def test_no_key_for_the_name_is_a_config_error(self):
-        env = Env(self, extra=["stream.publish_keys=cam1:k1"])
+        env = Env(self, extra=["stream.publish_keys=cam1:k1", "stream.viewers=open"])
         r = run([binary("collab-stream"), "publish", "-c", env.config, "hall", self.clip])
         self.assertEqual(r.returncode, 78, r.stderr)
         self.assertIn("publish_keys", r.stderr)

@@ -1,7 +1,9 @@
 """The live player page (web/live/) in real headless Chromium: collab-chatd serves the page and
-names collab-stream in /api/v1/config, collab-stream (CORS for the chatd origin only) packages an
-ffmpeg RTMP test pattern, and tests/e2e/live_player.mjs asserts what a viewer sees. One test per
-scenario; each starts its own daemons on a temp dir and loopback ports."""
+names collab-stream in /api/v1/config, collab-stream (CORS for the chatd origin only, viewer
+tokens required: the default) packages an ffmpeg RTMP test pattern, the viewer logs in through
+the chat app and the page plays the signed URL from GET /api/v1/streams/NAME/watch, and
+tests/e2e/live_player.mjs asserts what a viewer sees. One test per scenario; each starts its own
+daemons on a temp dir and loopback ports."""
 import json
 import os
 import re
@@ -11,7 +13,7 @@ import socket
 import subprocess
 import unittest
 
-from harness import SOURCE_DIR, Env, run
+from harness import SOURCE_DIR, Control, Env, run
 
 E2E = os.path.join(SOURCE_DIR, "tests", "e2e")
 FFMPEG = shutil.which("ffmpeg")
@@ -59,6 +61,14 @@ class LivePlayer(unittest.TestCase):
         code, _, body = self.chatd.http("GET", "/api/v1/config")
         self.assertEqual(code, 200, body)
         self.assertEqual(json.loads(body)["stream_url"], self.stream_url)
+        # A staff account with a password: the browser logs in through the chat app's form.
+        self.password = "live-viewer-pw-1"
+        ctl = Control(self.env.socket_path("chatd"))
+        try:
+            r = ctl.call("user.add", {"id": "viewer", "name": "Viewer", "password": self.password})
+            self.assertTrue(r["ok"], r)
+        finally:
+            ctl.close()
 
     def publish(self, name, seconds=90):
         url = f"rtmp://127.0.0.1:{self.rtmp_port}/live/{name}?key=livekey"
@@ -77,7 +87,8 @@ class LivePlayer(unittest.TestCase):
         return p
 
     def e2e_config(self, scenario, stream, **extra):
-        return {"url": self.origin + "/", "scenario": scenario, "stream": stream, **extra}
+        return {"url": self.origin + "/", "scenario": scenario, "stream": stream, "user": "viewer",
+                "password": self.password, **extra}
 
     def browser(self, scenario, stream, **extra):
         env = dict(os.environ, COLLAB_E2E=json.dumps(self.e2e_config(scenario, stream, **extra)))
@@ -112,6 +123,9 @@ class LivePlayer(unittest.TestCase):
             self.assertGreater(s["ms"], 0, s)
             self.assertLess(s["ms"], 10000, s)
         self.assertIsNone(pub.poll(), "the publisher must still be running")
+        # Both viewers play the same signed URL, so edge caches share one copy per part.
+        self.assertRegex(r["watchUrl"], r"^" + re.escape(self.stream_url) + r"/live/cam1/index\.m3u8\?vt=v1\.[\w.-]+$")
+        self.assertEqual(r["watchUrl"], r["watchUrl2"])
         print(f"\nlive player: playing {r['liveAfterMs']} ms after load, latency from program date-time "
               f"{', '.join(str(s['ms']) for s in r['latency'])} ms; {r['viewers']} viewer(s); "
               f"hls.js warnings: {r['warnings']}")
@@ -181,6 +195,35 @@ class LivePlayer(unittest.TestCase):
         self.assert_clean(r)
         print(f"\nlive player: the waiting page played {playing['liveAfterMs']} ms after the publisher started "
               f"and showed offline {ended['offlineAfterMs']} ms after it stopped; warnings: {r['warnings']}")
+
+    def test_login_link_then_plays_after_logging_in(self):
+        self.publish("cam5")
+        r = self.browser("login", "cam5")
+        self.assert_clean(r)
+        shown = r["shown"]
+        self.assertEqual(shown["status"], "Log in to watch this stream.")
+        self.assertEqual(shown["statusJa"], "この配信を視聴するにはログインしてください。")
+        self.assertEqual((shown["link"], shown["linkJa"]), ("Log in to collab chat", "collab チャットにログイン"))
+        self.assertEqual(shown["href"], "/chat/")
+        self.assertTrue(shown["linkVisible"])
+        self.assertFalse(shown["badge"])
+        self.assertEqual(r["state"], "live")
+        self.assertIn("?vt=", r["watchUrl"])
+        self.assertGreater(r["played"]["to"] - r["played"]["from"], 1.5, r["played"])
+        print(f"\nlive player: playing {r['liveAfterLoginMs']} ms after logging in")
+
+    def test_expiring_url_is_renewed_without_a_page_reload(self):
+        self.publish("cam6")
+        r = self.browser("renew", "cam6")
+        self.assert_clean(r)
+        self.assertTrue(r["first"].endswith("&first=1"), r["first"])
+        self.assertEqual(r["switches"], 1, r)
+        self.assertGreaterEqual(r["renewals"], 1)
+        self.assertIn("?vt=", r["watchUrl"])
+        self.assertFalse(r["watchUrl"].endswith("&first=1"))
+        self.assertEqual(r["state"], "live")
+        self.assertTrue(r["badge"])
+        self.assertGreater(r["played"]["to"] - r["played"]["from"], 2.0, r["played"])
 
     def test_native_hls_fallback_without_mse(self):
         self.publish("cam4")

@@ -49,7 +49,8 @@ def offer(video=True, audio=True, h264=True):
 
 class WhipSignalling(unittest.TestCase):
     def start(self, keys="cam1:k1"):
-        self.env = Env(self, extra=[f"stream.publish_keys={keys}"] if keys else [])
+        # Open to viewers: these tests are about ingest (test_stream_auth.py: tokens).
+        self.env = Env(self, extra=([f"stream.publish_keys={keys}"] if keys else []) + ["stream.viewers=open"])
         self.d = self.env.start(self, "stream")
         return self.d
 
@@ -252,7 +253,8 @@ class WhipBrowser(unittest.TestCase):
         self.assertGreater(status["keyframe_requests"], 0, status)
 
     def publish_and_check(self, loss=None):
-        env = Env(self, extra=["stream.publish_keys=cam1:k1", "stream.part_ms=333", "stream.segment_ms=1000"])
+        env = Env(self, extra=["stream.publish_keys=cam1:k1", "stream.part_ms=333", "stream.segment_ms=1000",
+                               "stream.viewers=open"])
         d = NsDaemon(env, "stream", self.ns)
         self.addCleanup(d.kill)
         d.wait_ready()

@@ -82,6 +82,9 @@ export class CollabStream {
     for (const d of ['chatd', 'sfu', 'stream']) over.push('-o', `${d}.listen=127.0.0.1:0`);
     over.push('-o', 'sfu.rtc_udp_listen=127.0.0.1:0', '-o', 'sfu.rtc_tcp_listen=127.0.0.1:0');
     over.push('-o', 'stream.rtmp_listen=127.0.0.1:0');
+    // Like nginx-rtmp's HLS, no viewer tokens: the same URLs for both servers (tokens only add a
+    // query string and a cached HMAC check per request).
+    over.push('-o', 'stream.viewers=open');
     for (const o of this.overrides) over.push('-o', o);
     await run(path.join(this.binDir, 'collab-admin'), [
       '-c', this.config, ...over, 'init',

@@ -1024,3 +1024,50 @@ TEST_CASE("Destroying a server without Shutdown still cleans up", "[http][server
   h.server.reset();
   CHECK(h.Stop());
 }
+
+TEST_CASE("CorkWrites coalesces frames per socket and keeps their order", "[http][server][ws]") {
+  Harness h;
+  std::vector<std::shared_ptr<WebSocket>> open;
+  WebSocketHandlers hs;
+  hs.on_open = [&](std::shared_ptr<WebSocket> ws) { open.push_back(ws); };
+  hs.on_message = [&](std::shared_ptr<WebSocket> ws, std::string_view msg, bool) {
+    // Every open socket gets a burst; the sender's burst includes a frame too large to cork
+    // (it must still come after the corked ones) and a nested scope.
+    CorkWrites outer;
+    for (auto& o : open) {
+      o->Send("one");
+      o->Send(std::string(300, 'm'));  // 16-bit length form
+    }
+    {
+      CorkWrites inner;
+      ws->SendBinary(std::string("\x00\x01", 2));
+    }
+    ws->Send(std::string(70 * 1024, 'L'));  // 64-bit length form, queued behind the corked frames
+    ws->Send(std::string(msg) + " done");
+  };
+  h.server->WebSocketRoute("/ws/cork", std::move(hs));
+  struct Result {
+    std::vector<WsFrame> a, b;
+  };
+  auto r = WithLoop(&h.loop, [&] {
+    Result out;
+    WsClient a, b;
+    if (a.Connect(h.port(), "/ws/cork") != 101 || b.Connect(h.port(), "/ws/cork") != 101) return out;
+    a.Send("go");
+    for (int i = 0; i < 5; ++i) out.a.push_back(a.Read());
+    for (int i = 0; i < 2; ++i) out.b.push_back(b.Read());
+    return out;
+  });
+  REQUIRE(r.a.size() == 5);
+  CHECK(r.a[0].payload == "one");
+  CHECK(r.a[1].payload == std::string(300, 'm'));
+  CHECK(r.a[2].opcode == 2);
+  CHECK(r.a[2].payload == std::string("\x00\x01", 2));
+  CHECK(r.a[3].payload == std::string(70 * 1024, 'L'));
+  CHECK(r.a[4].payload == "go done");
+  REQUIRE(r.b.size() == 2);
+  CHECK(r.b[0].payload == "one");
+  CHECK(r.b[1].payload == std::string(300, 'm'));
+  open.clear();
+  CHECK(h.Stop());
+}

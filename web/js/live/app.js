@@ -2,18 +2,24 @@
 // its player; with ?s=NAME the player for that stream, with a LIVE badge, the viewer count the
 // server reports, and the latency from program date-time. While a stream is not live the page
 // says so and asks again on a bounded backoff, starting the player when the publisher appears.
+// The URL it plays comes from chatd (GET /api/v1/streams/NAME/watch): signed with a viewer
+// token unless the stream is open. Without a login the page shows a link to the chat app and
+// keeps checking, so it starts by itself once the viewer has logged in. Before the token
+// expires it asks for a new URL and switches the player to it without a page reload.
 // Nothing is stored in the browser beyond the language choice (i18n.js).
 import { initI18n, applyI18n, setLang, getLang, onLangChange, t, formatNumber } from '../i18n.js';
-import { NAME_RE, streamBase, playlistUrl, listStreams, streamInfo, isPlayable, playlistReady } from './streams.js';
-import { LivePlayer, GONE, engine } from './player.js';
+import { NAME_RE, HttpError, streamBase, watchUrl, listStreams, streamInfo, isPlayable, playlistReady } from './streams.js';
+import { LivePlayer, GONE, DENIED, engine } from './player.js';
 
 const BACKOFF_S = [1, 2, 4, 8, 15]; // waits between checks of a stream that is not live (last one repeats)
 const POLL_MS = 5000;               // viewer count and live flag while playing; the list's refresh
 const MAX_WARNINGS = 50;
+const RENEW_BEFORE_MS = 10 * 60 * 1000; // a new watch URL this long before the token expires
+const RENEW_RETRY_MS = 30000;           // after a failed renewal, while the old token still works
 
 // For the browser tests and for a curious operator's console.
 const L = (window.__collabLive = { state: 'loading', latencyMs: null, viewers: null, engine: null, stream: null,
-  checks: 0, errors: [], warnings: [] });
+  checks: 0, errors: [], warnings: [], watchUrl: null, renewals: 0, switches: 0 });
 window.addEventListener('error', (e) => L.errors.push(`script: ${e.message}`));
 window.addEventListener('unhandledrejection', (e) => L.errors.push(`promise: ${e.reason && e.reason.message ? e.reason.message : e.reason}`));
 
@@ -29,6 +35,8 @@ let waits = 0;    // checks that found the stream live but its playlist not read
 let status = { key: 'live.loading', vars: null };
 let viewers = null;
 let lastList = null;
+let watch = null;   // {url, exp}: what chatd said to play (exp in ms, null for an open stream)
+let renewTimer = 0;
 
 function setState(state, key, vars) {
   L.state = state;
@@ -41,6 +49,7 @@ function render() {
   if (name === null) return renderList();
   $('status').textContent = t(status.key, status.vars);
   $('badge').hidden = L.state !== 'live';
+  $('login').hidden = L.state !== 'login';
   $('viewers').hidden = viewers === null;
   if (viewers !== null) $('viewers').textContent = t('live.viewers', { n: formatNumber(viewers) });
   renderTick();
@@ -83,8 +92,51 @@ function stopPlayer() {
   L.latencyMs = null;
 }
 
+// ---------------------------------------------------------------- watch URL
+
+function watchUsable() {
+  return !!watch && (watch.exp === null || watch.exp - Date.now() > RENEW_BEFORE_MS);
+}
+
+function setWatch(w) {
+  watch = w;
+  L.watchUrl = w.url;
+  clearTimeout(renewTimer);
+  if (w.exp !== null) renewTimer = setTimeout(renew, Math.max(1000, w.exp - Date.now() - RENEW_BEFORE_MS));
+}
+
+// Before the token expires: a new URL (the next bucket's token) for the running player.
+async function renew() {
+  let w;
+  try {
+    w = await watchUrl(name);
+  } catch (e) {
+    warn(`watch renewal: ${e.message}`);
+    // Logged out meanwhile: play on until the stream server refuses the old token (DENIED), then
+    // the check shows the login link. Other failures: try again while the old token lasts.
+    if (!(e instanceof HttpError && e.status === 401) && watch && watch.exp !== null && watch.exp > Date.now())
+      renewTimer = setTimeout(renew, RENEW_RETRY_MS);
+    return;
+  }
+  const changed = !watch || w.url !== watch.url;
+  setWatch(w);
+  L.renewals++;
+  if (changed && player) {
+    player.switchSource(w.url);
+    L.switches++;
+  }
+}
+
+function needLogin() {
+  stopPlayer();
+  watch = null;
+  clearTimeout(renewTimer);
+  setState('login', 'live.login_required');
+  retryLater();
+}
+
 function startPlayer() {
-  const p = new LivePlayer($('video'), playlistUrl(base, name), {
+  const p = new LivePlayer($('video'), watch.url, {
     onPlaying: () => { if (player === p) setState('live', 'live.playing'); },
     onWarning: warn,
     onStop: async (reason, detail) => {
@@ -96,7 +148,12 @@ function startPlayer() {
       let info = null;
       try { info = await streamInfo(base, name); } catch { /* unreachable: treated as not live */ }
       if (player) return; // a check that was under way has started a new one meanwhile
-      if (reason === GONE || !isPlayable(info)) {
+      if (reason === DENIED) {
+        // The token expired (a laptop asleep past exp) or the key changed: ask chatd again.
+        watch = null;
+        warn(detail);
+        setState('error', 'live.denied', { msg: detail });
+      } else if (reason === GONE || !isPlayable(info)) {
         warn(detail);
         setState('offline', 'live.offline');
       } else {
@@ -140,8 +197,36 @@ async function check() {
     retryLater();
     return;
   }
+  if (!player && !watchUsable()) {
+    try {
+      const w = await watchUrl(name);
+      if (seq !== checkSeq) return;
+      setWatch(w);
+    } catch (e) {
+      if (seq !== checkSeq) return;
+      if (e instanceof HttpError && e.status === 401) return needLogin();
+      warn(`watch: ${e.message}`);
+      setState('error', 'live.error', { msg: e.message });
+      retryLater();
+      return;
+    }
+  }
   retries = 0;
-  if (!player && !(await playlistReady(base, name, engine($('video')) === 'native').catch(() => false))) {
+  let ready = false;
+  if (!player) {
+    try {
+      ready = await playlistReady(watch.url, engine($('video')) === 'native');
+    } catch (e) {
+      if (seq !== checkSeq) return;
+      // The stream server refused the URL: a new one on the next check.
+      watch = null;
+      warn(`playlist: ${e.message}`);
+      setState('error', 'live.denied', { msg: e.message });
+      retryLater();
+      return;
+    }
+  }
+  if (!player && !ready) {
     if (seq !== checkSeq) return;
     setState('loading', 'live.connecting');
     // The first segment is a few seconds away; a stream that never makes one is asked less often.
@@ -164,6 +249,10 @@ function openPlayer() {
   if (!engine($('video'))) return setState('error', 'live.no_player');
   if (!base) return setState('error', 'live.no_config');
   setInterval(renderTick, 1000);
+  // Back from logging in (another tab or window): check at once instead of at the next retry.
+  const again = () => { if (L.state === 'login' && document.visibilityState === 'visible') check(); };
+  document.addEventListener('visibilitychange', again);
+  window.addEventListener('focus', again);
   check();
 }
 

@@ -3,8 +3,10 @@
 // (playing, gone, fatal error) to its owner and measures latency from EXT-X-PROGRAM-DATE-TIME;
 // it deliberately does not decide when to retry or what the page shows: that is app.js.
 
-// Why a player stopped: the playlist is not there (stream not live) or something else broke.
+// Why a player stopped: the playlist is not there (stream not live), the stream server refused
+// the URL's viewer token (expired, key changed: get a new URL), or something else broke.
 export const GONE = 'gone';
+export const DENIED = 'denied';
 export const FAILED = 'failed';
 
 function hlsClass() {
@@ -79,6 +81,8 @@ export class LivePlayer {
       const status = data.response && data.response.code;
       if (data.type === Hls.ErrorTypes.NETWORK_ERROR && (status === 404 || status === 503 || status === 410)) {
         this.stop(GONE, detail);
+      } else if (data.type === Hls.ErrorTypes.NETWORK_ERROR && (status === 401 || status === 403)) {
+        this.stop(DENIED, detail);
       } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR && this.mediaRecoveries < 2) {
         this.mediaRecoveries++;
         this.h.onWarning(`${detail}: recovering`);
@@ -102,6 +106,19 @@ export class LivePlayer {
       v.currentTime = pos;
       lastJump = performance.now();
     }, 250);
+  }
+
+  // Plays another URL of the same stream (a renewed viewer token) without a new player: hls.js
+  // loads the new playlist and continues at the live edge; the native player gets a new src.
+  switchSource(url) {
+    if (this.stopped) return;
+    this.url = url;
+    if (this.hls) {
+      this.hls.loadSource(url);
+    } else {
+      this.video.src = url;
+      this.play();
+    }
   }
 
   play() {

@@ -1,7 +1,10 @@
 // Where the live streams are and what collab-stream says about them: the stream base URL from
-// chatd's /api/v1/config, and GET {stream_url}/api/v1/streams (a cross-origin request the
-// stream daemon answers with CORS headers). No credentials go to the stream server: streams
-// are open by configuration. It deliberately does not cache: every call asks the server.
+// chatd's /api/v1/config, GET {stream_url}/api/v1/streams (public: stream names are not secret
+// on the intranet; a cross-origin request the stream daemon answers with CORS headers), and the
+// URL to play from chatd's GET /api/v1/streams/NAME/watch (same origin, the session cookie):
+// signed with a viewer token (?vt=, shared by every viewer in a 6-hour bucket) unless the stream
+// is open. No cookie or other credential goes to the stream server; the token is in the URL.
+// It deliberately does not cache: every call asks the server.
 
 // Stream names as collab-stream accepts them (letters, digits, _ and -, up to 64).
 export const NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -25,8 +28,12 @@ export async function streamBase() {
   return String(cfg.stream_url || '').replace(/\/+$/, '');
 }
 
-export function playlistUrl(base, name) {
-  return `${base}/live/${encodeURIComponent(name)}/index.m3u8`;
+// {url, exp}: the playlist URL to play and when its token expires (ms since the epoch; null for
+// an open stream). Throws HttpError (status 401 when nobody is logged in).
+export async function watchUrl(name) {
+  const w = await getJson(`/api/v1/streams/${encodeURIComponent(name)}/watch`, 'same-origin');
+  if (!w || typeof w.url !== 'string') throw new Error('watch: no url in the answer');
+  return { url: w.url, exp: Number.isFinite(w.exp) ? w.exp * 1000 : null };
 }
 
 // [{name, live, viewers, parts, ...}] as collab-stream lists them.
@@ -43,8 +50,10 @@ export async function streamInfo(base, name) {
 // Whether a player can start on the live playlist: hls.js (lowLatency) wants one complete
 // segment (before that it reports an empty level); a plain HLS client starts three target
 // durations from the end (RFC 8216 6.3.3) and fails when the playlist lists less than that.
-export async function playlistReady(base, name, plain) {
-  const r = await fetch(playlistUrl(base, name), { cache: 'no-store', credentials: 'omit' });
+// Throws HttpError for 401/403 (the token is refused: ask chatd for a new URL).
+export async function playlistReady(url, plain) {
+  const r = await fetch(url, { cache: 'no-store', credentials: 'omit' });
+  if (r.status === 401 || r.status === 403) throw new HttpError(url, r.status);
   if (!r.ok) return false;
   const text = await r.text();
   const target = Number((/^#EXT-X-TARGETDURATION:(\d+)/m.exec(text) || [])[1] || 0);
