@@ -274,6 +274,10 @@ void AddStreamKeys(std::vector<KeyDef>& r) {
   r.push_back(Int("stream", "window_segments", 10, "segments kept in memory and listed in the playlist", 3, 1000));
   r.push_back(Int("stream", "idle_keep_s", 60,
                   "seconds a stream's playlist stays after its publisher left, so a reconnect continues it", 0, 86400));
+  r.push_back(Bool("stream", "slate", true,
+                   "while a publisher is away, keep the playlist moving with its last picture (dimmed) and silence"));
+  r.push_back(Int("stream", "slate_max_s", 0,
+                  "seconds the slate is shown at most; 0: until the stream is removed (idle_keep_s)", 0, 86400));
   r.push_back(Int("stream", "max_streams", 32, "streams that may exist at once; more publishes are refused", 1, 10000));
   {
     KeyDef k = Str("stream", "srt_listen", "",

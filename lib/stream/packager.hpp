@@ -85,6 +85,7 @@ class Packager {
   // a frame shorter (and at 15 fps fall under the 85% minimum of the spec).
   int target_duration_s() const { return target_s_; }
   int part_target_ms() const { return options_.part_ms + 1; }
+  const PackagerOptions& options() const { return options_; }
   // The media sequence number of the segment being built (the one after the last complete one).
   int64_t next_msn() const { return next_msn_; }
   int next_part() const { return open_ ? static_cast<int>(open_->parts.size()) : 0; }

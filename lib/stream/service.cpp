@@ -16,6 +16,7 @@
 #include "lib/stream/flv.hpp"
 #include "lib/stream/packager.hpp"
 #include "lib/stream/rtmp_server.hpp"
+#include "lib/stream/slate.hpp"
 #include "lib/stream/srt_ingest.hpp"
 #include "lib/stream/whip_ingest.hpp"
 #include "lib/stream/viewer_auth.hpp"
@@ -75,6 +76,8 @@ bool ParseCount(const std::string& s, int64_t& out) {
 struct LiveStream {
   std::string name;
   std::unique_ptr<Packager> packager;
+  // Shown while the publisher is away.
+  std::unique_ptr<Slate> slate;
   uint64_t publisher = 0;  // RTMP connection id; 0 while nobody publishes
   std::string publisher_ip;
   int64_t created_wall_ms = 0;
@@ -195,6 +198,8 @@ class Service final : public daemon::Service {
   }
 
   void Drain(daemon::Context&, std::function<void()> done) override {
+    draining_ = true;  // no slates for publishers that the shutdown disconnects
+    for (auto& [n, s] : streams_) s->slate->Stop(*s->packager, "shutting down");
     if (rtmp_) rtmp_->Close();  // ends every publish; the packagers flush their last part
     srt_.reset();
     whip_.reset();  // ends every WHIP session
@@ -245,6 +250,8 @@ class Service final : public daemon::Service {
     cors_ = cfg.GetStringList("stream.cors_origins");
     idle_keep_ms_ = cfg.GetInt("stream.idle_keep_s") * 1000;
     max_streams_ = static_cast<size_t>(cfg.GetInt("stream.max_streams"));
+    slate_ = cfg.GetBool("stream.slate");
+    slate_options_.max_ms = cfg.GetInt("stream.slate_max_s") * 1000;
   }
 
   // ---- ingest
@@ -312,6 +319,7 @@ class Service final : public daemon::Service {
       // HTTP caches (segments advance slower than seconds).
       po.first_sequence = base::WallClockMs() / 1000;
       s->packager = std::make_unique<Packager>(po);
+      s->slate = std::make_unique<Slate>(req.name);
       s->created_wall_ms = base::WallClockMs();
       it = streams_.emplace(req.name, std::move(s)).first;
     }
@@ -320,6 +328,7 @@ class Service final : public daemon::Service {
     s.publisher_ip = ip;
     s.publish_started_wall_ms = base::WallClockMs();
     ++s.sessions;
+    s.slate->Stop(*s.packager, "the publisher is back");
     s.packager->BeginSession();
     conn_stream_[conn] = req.name;
     LOG_NOTICE("%s: %s publishes '%s'%s", Via(conn), ip.c_str(), req.name.c_str(),
@@ -343,9 +352,11 @@ class Service final : public daemon::Service {
     base::Status st = base::Ok();
     if (m.type == 9) {
       auto v = ParseFlvVideo(m.payload);
+      if (v.ok()) s->slate->ObserveVideo(*v);
       st = v.ok() ? s->packager->AddVideo(m.timestamp_ms, *v, wall) : base::Status(v.error());
     } else {
       auto a = ParseFlvAudio(m.payload);
+      if (a.ok()) s->slate->ObserveAudio(*a);
       st = a.ok() ? s->packager->AddAudio(m.timestamp_ms, *a, wall) : base::Status(a.error());
     }
     if (!st.ok()) {
@@ -366,6 +377,8 @@ class Service final : public daemon::Service {
     s.packager->EndSession();
     s.publisher = 0;
     s.idle_since_ms = base::MonotonicMs();
+    // Kicked or dropped alike: viewers see the slate until a publisher (the same or another) comes.
+    if (slate_ && !draining_) s.slate->Begin(ctx_->loop(), *s.packager, slate_options_, s.idle_since_ms);
     LOG_NOTICE("%s: '%s' stopped publishing (%llu bytes in)", Via(conn), name.c_str(),
                static_cast<unsigned long long>(s.bytes_in));
     CheckProgress(s);
@@ -569,6 +582,8 @@ class Service final : public daemon::Service {
         ++it;
       }
     }
+    for (auto& [n, s] : streams_)
+      if (s->slate->Feed(*s->packager, now)) CheckProgress(*s);
     if (++ticks_ % 10 != 0) return;
     // Once a second: forget idle streams and stale viewers.
     for (auto it = streams_.begin(); it != streams_.end();) {
@@ -603,6 +618,7 @@ class Service final : public daemon::Service {
       Json o = Json::MakeObject();
       o.Set("name", name);
       o.Set("live", s.publisher != 0);
+      o.Set("slate", s.slate->active());
       o.Set("publisher", s.publisher != 0 ? Json(s.publisher_ip) : Json());
       o.Set("created_at", base::FormatRfc3339(s.created_wall_ms));
       o.Set("publish_started_at", base::FormatRfc3339(s.publish_started_wall_ms));
@@ -633,9 +649,10 @@ class Service final : public daemon::Service {
   }
 
   http::Response Metrics() const {
-    int64_t live = 0, viewers = 0;
+    int64_t live = 0, viewers = 0, slates = 0;
     for (const auto& [n, s] : streams_) {
       live += s->publisher != 0;
+      slates += s->slate->active();
       viewers += static_cast<int64_t>(s->viewers.size());
     }
     std::string o;
@@ -647,6 +664,8 @@ class Service final : public daemon::Service {
     metric("collab_stream_live_streams", "gauge", "Streams with a publisher connected.", static_cast<uint64_t>(live));
     metric("collab_stream_viewers", "gauge", "Distinct players that fetched a playlist recently (estimate).",
            static_cast<uint64_t>(viewers));
+    metric("collab_stream_slate_active", "gauge", "Streams showing a slate while their publisher is away.",
+           static_cast<uint64_t>(slates));
     metric("collab_stream_ingest_bytes_total", "counter", "Audio and video payload bytes received.", bytes_in_total_);
     metric("collab_stream_parts_total", "counter", "LL-HLS parts produced.", parts_total_);
     metric("collab_stream_blocked_requests", "gauge", "Requests held for a part not yet produced.", waiters_.size());
@@ -679,6 +698,8 @@ class Service final : public daemon::Service {
   std::vector<std::string> cors_;
   int64_t idle_keep_ms_ = 60000;
   size_t max_streams_ = 32;
+  bool slate_ = true, draining_ = false;
+  SlateOptions slate_options_;
   std::map<std::string, std::unique_ptr<LiveStream>> streams_;
   std::map<uint64_t, std::string> conn_stream_;
   std::list<Waiter> waiters_;

@@ -226,7 +226,8 @@ class Publish(StreamTest):
 
     def test_blocked_request_gets_503_when_no_part_comes(self):
         # segment_ms 600 -> target duration 1 s, so a held request gives up after about 3 s.
-        self.start("stream.segment_ms=600")
+        # No slate: it would make the part.
+        self.start("stream.segment_ms=600", "stream.slate=false")
         pub = self.publish("cam1", "k1", seconds=3)
         self.wait_playlist("cam1", segments=1)
         pub.wait(timeout=30)
@@ -288,7 +289,8 @@ class Keys(StreamTest):
 
 class Reconnect(StreamTest):
     def test_publisher_reconnect_keeps_the_playlist_continuous(self):
-        self.start("stream.window_segments=20")
+        # Without the slate (test_stream_slate.py covers a reconnect with it in between).
+        self.start("stream.window_segments=20", "stream.slate=false")
         pub = self.publish("cam1", "k1", seconds=5)
         _, first = self.wait_playlist("cam1", segments=1)
         pub.wait(timeout=60)
