@@ -2,7 +2,9 @@
 // lib/stream. `collab-stream publish NAME INPUT` is a client mode of the same binary (cmd/collab-stream/publish.hpp):
 // it is picked by the first argument, so the daemon's command line stays exactly that of every collab daemon.
 #include <malloc.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -58,10 +60,19 @@ int PublishMain(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "publish") == 0) return PublishMain(argc - 1, argv + 1);
-  // Segments and parts are copied per request (hundreds of KiB): keep such buffers in the heap
-  // instead of an mmap/munmap and page faults for every one.
+  // The open segment's buffer grows to hundreds of KiB per stream and is made anew for every
+  // segment: keep such buffers in the heap instead of an mmap/munmap and page faults for each.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // Every segment in the window and every part of the open one is a memfd (sent with sendfile),
+  // so descriptors grow with streams as well as viewers: raise the soft limit as nginx's
+  // worker_rlimit_nofile would, but not without bound (libwebsockets sizes tables by it).
+  constexpr rlim_t kWantFiles = 65536;
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < kWantFiles) {
+    nofile.rlim_cur = std::min(kWantFiles, nofile.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   auto service = collab::stream::MakeService();
   return collab::cmd::DaemonMain(argc, argv, "collab-stream", "stream",
                                  "collab live streaming server (ingest, low-latency HLS)", *service);

@@ -21,9 +21,12 @@
 //   window; a WebSocket over h2 (RFC 8441, used by Chromium) needs more than LWS_PRE headroom
 //   for big frames, and returning -1 from its RECEIVE corrupts lws's buffers; h2c upgrades
 //   hang the connection and are refused.
-// - HTTP/1.1 bodies with a Content-Length are handed to lws_write in place: the h1 role sends
-//   the bytes as they are and does not use the LWS_PRE room in front (it would for chunked or
-//   compressed bodies, which we never send). h2 gets copies with headroom.
+// - lws_write copies whatever the kernel does not take at once into its own buffer, and sends
+//   at most tx_packet_size per call: for big bodies that was most of the cost after the kernel's
+//   own copy. Plain HTTP/1.1 responses are therefore written to the socket here (WriteDirect),
+//   once lws has nothing buffered for the connection; the h1 role keeps no count of body bytes,
+//   so lws_http_transaction_completed afterwards works as if lws had sent them. TLS and h2 keep
+//   lws_write (h2 gets copies with headroom).
 // - No "Expect: 100-continue" support; POST/PUT/PATCH without Content-Length wait for 100 MB.
 // - Subprotocol names are matched against the vhost's protocol list, fixed at vhost creation;
 //   the list points at name buffers owned here so routes added later can claim a slot.
@@ -39,8 +42,10 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -70,7 +75,8 @@ constexpr int kMaxSubprotocols = 16;
 constexpr size_t kSubprotocolNameMax = 64;
 constexpr size_t kH1Chunk = 256 * 1024;
 constexpr size_t kH1ChunksPerWriteable = 4;  // 1 MiB per WRITEABLE callback at most
-constexpr size_t kH2Chunk = 16 * 1024;  // the smallest SETTINGS_MAX_FRAME_SIZE a peer may set
+constexpr size_t kDirectBudget = 1 << 20;    // body bytes per WRITEABLE callback, plain HTTP/1.1
+constexpr size_t kH2Chunk = 16 * 1024;       // the smallest SETTINGS_MAX_FRAME_SIZE a peer may set
 constexpr const char* kHttpProtocolName = "collab-http";
 // WebSockets over HTTP/2 (RFC 8441, which Chromium uses whenever the page came over h2): lws
 // 4.1.6 writes each WebSocket frame as one DATA frame, ignoring the peer's frame size, and puts
@@ -409,10 +415,17 @@ struct Exchange {
   HeaderList out_headers;
   std::string out_body;
   std::shared_ptr<const void> body_owner;  // keeps body_ptr valid when the bytes are shared
-  const char* body_ptr = nullptr;           // out_body's or the shared bytes
-  int fd = -1;
+  const char* body_ptr = nullptr;          // out_body's or the shared bytes
+  int fd = -1;                             // a static file's descriptor, owned
+  int body_fd = -1;                        // Response::body_fd: not owned (body_owner keeps it open)
+  uint64_t body_fd_offset = 0;
   uint64_t body_len = 0;
   uint64_t sent = 0;
+  // Plain HTTP/1.1: headers and body go to the socket from WriteDirect, past lws's buffer.
+  bool direct = false;
+  std::string head;  // the header block while direct
+  size_t head_sent = 0;
+  bool write_inline = false;  // answered inside its own HTTP callback: written before it returns
 
   ~Exchange() {
     if (fd >= 0) ::close(fd);
@@ -479,6 +492,7 @@ struct ServerImpl {
   int subprotocols_used = 0;
   lws_protocols protocols[kMaxSubprotocols + 2] = {};
   std::vector<unsigned char> scratch;
+  lws* inline_wsi = nullptr;  // set while OnHttp dispatches a request that may be written inline
 
   State state = State::kRunning;
   std::function<void()> done;
@@ -654,7 +668,16 @@ struct ServerImpl {
       if (lws_write(wsi, reinterpret_cast<unsigned char*>(buf.data()) + LWS_PRE, n, LWS_WRITE_HTTP) < 0) return -1;
     }
     if (ex->expect_body) return 0;
+    // A plain HTTP/1.1 GET answered at once (segments, parts, playlists) is written before this
+    // callback returns, as lws's own status replies are: asking for WRITEABLE first would cost
+    // two epoll_ctl calls and a loop turn per request.
+    inline_wsi = (!ex->h2 && !ex->req.tls && (ex->req.method == "GET" || ex->req.method == "HEAD")) ? wsi : nullptr;
     DispatchRequest(ex);
+    inline_wsi = nullptr;
+    if (ex->write_inline) {
+      ex->write_inline = false;
+      return OnHttpWriteable(wsi);
+    }
     return 0;
   }
 
@@ -931,6 +954,8 @@ struct ServerImpl {
       ex->body_owner = std::move(r.body_owner);
       ex->body_ptr = r.body_view.data();
       ex->body_len = r.body_view.size();
+      ex->body_fd = r.body_fd;
+      ex->body_fd_offset = r.body_fd_offset;
     } else {
       ex->out_body = std::move(r.body);
       ex->body_ptr = ex->out_body.data();
@@ -940,6 +965,7 @@ struct ServerImpl {
       ex->out_body.clear();
       ex->body_owner.reset();
       ex->body_ptr = nullptr;
+      ex->body_fd = -1;
       ex->body_len = 0;
     }
     for (auto& [name, value] : r.headers) {
@@ -962,6 +988,10 @@ struct ServerImpl {
     }
     if (ex->req.tls) ex->out_headers.emplace_back("strict-transport-security", "max-age=31536000");
     if (ex->close_after && !ex->h2) ex->out_headers.emplace_back("connection", "close");
+    if (ex->wsi == inline_wsi && !lws_partial_buffered(ex->wsi)) {
+      ex->write_inline = true;  // OnHttp writes it before returning to lws
+      return;
+    }
     lws_callback_on_writable(ex->wsi);
   }
 
@@ -974,6 +1004,7 @@ struct ServerImpl {
       return Finish(ex);
     }
     lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, opts.request_timeout_s);
+    if (ex->direct) return WriteDirect(ex);
     if (!ex->headers_sent) {
       size_t need = 1024 + ex->content_type.size();
       for (const auto& [n, v] : ex->out_headers) need += n.size() + v.size() + 8;
@@ -998,6 +1029,13 @@ struct ServerImpl {
       }
       if (lws_finalize_http_header(wsi, &p, end)) return -1;
       bool no_body = ex->head_only || ex->body_len == 0;
+      if (!ex->h2 && !ex->req.tls && !lws_partial_buffered(wsi)) {
+        ex->direct = true;
+        ex->head.assign(reinterpret_cast<const char*>(start), static_cast<size_t>(p - start));
+        ex->headers_sent = true;
+        if (no_body) ex->body_len = ex->sent = 0;
+        return WriteDirect(ex);
+      }
       int flags = LWS_WRITE_HTTP_HEADERS | (no_body ? LWS_WRITE_H2_STREAM_END : 0);
       int len = static_cast<int>(p - start);
       if (lws_write(wsi, start, static_cast<size_t>(len), static_cast<lws_write_protocol>(flags)) != len) return -1;
@@ -1018,6 +1056,71 @@ struct ServerImpl {
       if (rc == 2) return 0;   // h2 window shut: Starve() asks again later
       if (rc != 1) return rc;  // finished (or failed)
       if (budget <= 1 || ex->h2 || lws_partial_buffered(wsi)) break;
+    }
+    lws_callback_on_writable(wsi);
+    return 0;
+  }
+
+  // Plain HTTP/1.1: the rest of the header block and the body straight to the socket, until the
+  // kernel takes no more (then POLLOUT brings us back) or kDirectBudget bytes went out in this
+  // callback (so one big download does not hold up every other connection). Memory bodies go
+  // with sendmsg (headers and body in one call); files and Response::body_fd with sendfile,
+  // which on Linux hands the file's pages to TCP instead of copying them. 0 or -1 as a callback.
+  int WriteDirect(const std::shared_ptr<Exchange>& ex) {
+    lws* wsi = ex->wsi;
+    int sock = lws_get_socket_fd(wsi);
+    if (sock < 0) return -1;
+    const int file = ex->fd >= 0 ? ex->fd : ex->body_fd;
+    const uint64_t file_base = ex->fd >= 0 ? 0 : ex->body_fd_offset;
+    size_t budget = kDirectBudget;
+    for (int calls = 0; calls < 64; ++calls) {
+      size_t head_left = ex->head.size() - ex->head_sent;
+      uint64_t body_left = ex->body_len - ex->sent;
+      if (head_left == 0 && body_left == 0) {
+        ex->head.clear();
+        return Finish(ex);
+      }
+      if (budget == 0) break;
+      size_t want = 0;
+      ssize_t n;
+      if (head_left > 0 && (file < 0 || body_left == 0)) {
+        iovec iov[2];
+        iov[0] = {ex->head.data() + ex->head_sent, head_left};
+        size_t body_n = static_cast<size_t>(std::min<uint64_t>(body_left, budget));
+        iov[1] = {const_cast<char*>(ex->body_ptr) + ex->sent, body_n};
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = body_n > 0 ? 2 : 1;
+        want = head_left + body_n;
+        n = ::sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+      } else if (head_left > 0) {
+        // The body follows from the file at once: MSG_MORE keeps the headers for its first packet.
+        want = head_left;
+        n = ::send(sock, ex->head.data() + ex->head_sent, head_left, MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE);
+      } else if (file >= 0) {
+        want = static_cast<size_t>(std::min<uint64_t>(body_left, budget));
+        off_t off = static_cast<off_t>(file_base + ex->sent);
+        n = ::sendfile(sock, file, &off, want);
+        if (n == 0) {
+          LOG_WARN("http: body file for %s ended early while sending", ex->req.path.c_str());
+          return -1;
+        }
+      } else {
+        want = static_cast<size_t>(std::min<uint64_t>(body_left, budget));
+        n = ::send(sock, ex->body_ptr + ex->sent, want, MSG_DONTWAIT | MSG_NOSIGNAL);
+      }
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        return -1;  // the client went away (EPIPE, ECONNRESET): lws closes the connection
+      }
+      size_t got = static_cast<size_t>(n);
+      size_t to_head = std::min(got, head_left);
+      ex->head_sent += to_head;
+      ex->sent += got - to_head;
+      budget -= std::min(budget, got - to_head);
+      // A short write means the socket buffer is full: the next call would only say EAGAIN.
+      if (got < want) break;
     }
     lws_callback_on_writable(wsi);
     return 0;

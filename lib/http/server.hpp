@@ -14,6 +14,11 @@
 // is allowed by choosing whether to configure a certificate, and loopback health checks stay
 // simple.
 //
+// Plain HTTP/1.1 response bodies bypass libwebsockets' output buffer: headers and body are written
+// to the socket here (sendmsg, or sendfile for static files and Response::body_fd), keeping our
+// own offset and waiting for POLLOUT when the kernel takes no more; nothing is copied in user
+// space. TLS and HTTP/2 responses go through libwebsockets.
+//
 // What clients see at the edges: request lines with bad percent-escapes are refused by
 // libwebsockets itself (403, or a reset h2 stream) before any route runs; a body over
 // max_body_bytes gets 413 at once; HTTP/1.1 chunked request bodies are accepted (the
@@ -72,6 +77,12 @@ struct Response {
   // by a packager); `body_owner` keeps `body_view` alive until the response is sent.
   std::shared_ptr<const void> body_owner;
   std::string_view body_view;
+  // Optional, with body_owner: the same bytes as body_view are also readable from this file
+  // descriptor starting at body_fd_offset (e.g. a sealed memfd that body_owner keeps open), so a
+  // plain HTTP/1.1 response sends them with sendfile(2) and the kernel copies nothing. TLS and h2
+  // responses use body_view. -1 when there is no such file.
+  int body_fd = -1;
+  uint64_t body_fd_offset = 0;
   HeaderList headers;  // extra headers; names are sent lowercase, unsafe values are dropped
 
   // application/json with Cache-Control: no-store (API replies must not be cached on staff PCs).

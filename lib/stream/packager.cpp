@@ -1,12 +1,56 @@
 #include "lib/stream/packager.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 
 #include "lib/base/time.hpp"
 
 namespace collab::stream {
+
+namespace detail {
+
+// One memfd per complete segment and per part of the open one (a few per second per stream).
+// Sealed before it is mapped, so nothing can change bytes a client is being sent. When memfds
+// are not available (or the process is out of descriptors) the bytes stay in a string and HTTP
+// sends them from memory.
+std::shared_ptr<const SegmentStore> SegmentStore::Make(std::string data) {
+  std::shared_ptr<SegmentStore> s(new SegmentStore());
+  int fd = data.empty() ? -1 : ::memfd_create("collab-segment", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  bool ok = fd >= 0;
+  for (size_t done = 0; ok && done < data.size();) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  ok = ok && ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) == 0;
+  void* map = ok ? ::mmap(nullptr, data.size(), PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+  if (map == MAP_FAILED) {
+    if (fd >= 0) ::close(fd);
+    s->fallback_ = std::move(data);
+    s->data_ = s->fallback_.data();
+    s->size_ = s->fallback_.size();
+    return s;
+  }
+  s->fd_ = fd;
+  s->map_ = map;
+  s->data_ = static_cast<const char*>(map);
+  s->size_ = data.size();
+  return s;
+}
+
+SegmentStore::~SegmentStore() {
+  if (map_) ::munmap(map_, size_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+}  // namespace detail
 
 namespace {
 
@@ -289,6 +333,7 @@ void Packager::ClosePart() {
   p.duration_s = static_cast<double>(part_ticks_) / static_cast<double>(part_timescale_);
   p.independent = part_independent_;
   open_->data += frag;
+  p.own = detail::SegmentStore::Make(std::move(frag));
   open_->parts.push_back(p);
   open_->duration_s += p.duration_s;
   part_video_.clear();
@@ -309,8 +354,9 @@ void Packager::CloseSegment() {
   segments_.push_back(std::move(*open_));
   open_.reset();
   SegmentInfo& done = segments_.back();
-  done.shared = std::make_shared<const std::string>(std::move(done.data));
+  done.shared = detail::SegmentStore::Make(std::move(done.data));
   done.data = std::string();
+  for (auto& part : done.parts) part.own.reset();
   ++next_msn_;
   while (segments_.size() > static_cast<size_t>(options_.window_segments)) {
     if (segments_.front().discontinuity) ++discontinuity_sequence_;
@@ -429,7 +475,7 @@ std::optional<std::string> Packager::Part(int64_t msn, int part) const {
 
 std::optional<Packager::Bytes> Packager::SegmentBytes(int64_t msn) const {
   for (const auto& s : segments_)
-    if (s.msn == msn && s.shared) return Bytes{s.shared, *s.shared};
+    if (s.msn == msn && s.shared) return Bytes{s.shared, s.shared->bytes(), s.shared->fd(), 0};
   return std::nullopt;
 }
 
@@ -440,9 +486,9 @@ std::optional<Packager::Bytes> Packager::PartBytes(int64_t msn, int part) const 
   if (!seg && open_ && open_->msn == msn) seg = &*open_;
   if (!seg || part < 0 || static_cast<size_t>(part) >= seg->parts.size()) return std::nullopt;
   const PartInfo& p = seg->parts[static_cast<size_t>(part)];
-  if (seg->shared) return Bytes{seg->shared, std::string_view(*seg->shared).substr(p.offset, p.size)};
-  auto copy = std::make_shared<const std::string>(seg->data.substr(p.offset, p.size));
-  return Bytes{copy, *copy};
+  if (seg->shared)
+    return Bytes{seg->shared, seg->shared->bytes().substr(p.offset, p.size), seg->shared->fd(), p.offset};
+  return Bytes{p.own, p.own->bytes(), p.own->fd(), 0};
 }
 
 }  // namespace collab::stream

@@ -33,15 +33,37 @@ struct PackagerOptions {
 // The packager's bookkeeping; outside the class so std::optional of them works with every
 // compiler (clang rejects optional members of nested types with default member initializers).
 namespace detail {
+// Bytes that never change again (a complete segment, or a part of the open one): in a sealed
+// memfd mapped read-only when the kernel allows (so HTTP can sendfile(2) them), else a string.
+class SegmentStore {
+ public:
+  static std::shared_ptr<const SegmentStore> Make(std::string data);
+  ~SegmentStore();
+  SegmentStore(const SegmentStore&) = delete;
+  SegmentStore& operator=(const SegmentStore&) = delete;
+  std::string_view bytes() const { return {data_, size_}; }
+  int fd() const { return fd_; }  // -1 when the bytes are not in a file
+
+ private:
+  SegmentStore() = default;
+  std::string fallback_;
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+  int fd_ = -1;
+  void* map_ = nullptr;
+};
 struct PackagerPart {
   size_t offset = 0, size = 0;
+  // While its segment is open: the part's own copy, so every viewer fetching it shares one
+  // immutable buffer; dropped when the segment completes (the part is then a slice of it).
+  std::shared_ptr<const SegmentStore> own;
   double duration_s = 0;
   bool independent = false;
 };
 struct PackagerSegment {
   int64_t msn = 0;
   std::string data;  // while the segment is open; a complete one keeps its bytes in `shared`
-  std::shared_ptr<const std::string> shared;
+  std::shared_ptr<const SegmentStore> shared;
   std::vector<PackagerPart> parts;
   double duration_s = 0;
   bool complete = false;
@@ -104,10 +126,13 @@ class Packager {
   std::optional<std::string> Part(int64_t msn, int part) const;
   // The same bytes without a copy, for serving: `owner` keeps `bytes` valid after the packager
   // has moved on (a complete segment is never changed, only dropped from the window). Parts of
-  // the open segment are copied (that buffer still grows).
+  // the open segment have stores of their own until it completes. When fd >= 0, the same bytes
+  // can be read from fd at fd_offset for as long as owner lives (sendfile).
   struct Bytes {
-    std::shared_ptr<const std::string> owner;
+    std::shared_ptr<const void> owner;
     std::string_view bytes;
+    int fd = -1;
+    uint64_t fd_offset = 0;
   };
   std::optional<Bytes> SegmentBytes(int64_t msn) const;
   std::optional<Bytes> PartBytes(int64_t msn, int part) const;

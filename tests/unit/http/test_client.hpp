@@ -39,6 +39,7 @@ class Conn {
   std::string PeerCertFingerprint() const;
   std::string AlpnSelected() const;
   bool connected() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
   // Bytes read but not consumed yet (kept between a response head and its body).
   std::string pending;
 
