@@ -423,6 +423,8 @@ class Service final : public daemon::Service {
     http::Response r = Media(std::string(), type, vt_exp);
     r.body_owner = std::move(b.owner);
     r.body_view = b.bytes;
+    r.body_fd = b.fd;  // sendfile from the packager's sealed memfd when the connection allows it
+    r.body_fd_offset = b.fd_offset;
     return r;
   }
 
