@@ -99,6 +99,8 @@ def parse(text):
             pl.ended = True
         elif line.startswith("#EXT-X-MAP:"):
             current_map = attributes(line.split(":", 1)[1])["URI"]
+            if cur is not None:
+                cur.map_uri = current_map  # after an EXT-X-DISCONTINUITY that started this segment
         elif line.startswith("#") and not line.startswith("#EXT"):
             continue  # comment
         else:
