@@ -136,6 +136,7 @@ Result<std::unique_ptr<Chat>> Chat::Open(uv_loop_t* loop, ChatOptions options) {
   store::Options so;
   so.column_families = ColumnFamilies();
   so.length_prefixed_families = {kCfMessages, kCfEvents, kCfThreads, kCfMembers, kCfMentions, kCfClientIds, kCfPins};
+  so.compressed_families = {kCfSearch};
   so.loop = loop;
   COLLAB_ASSIGN_OR_RETURN(chat->db_, store::Db::Open(chat->opts_.db_dir, so));
   COLLAB_TRY(chat->Load());
@@ -346,7 +347,11 @@ void Chat::WriteDurable(store::WriteBatch&& batch, std::function<void(Status)> d
   db_->WriteDurable(std::move(batch), [this, done = std::move(done)](Status st) {
     --writes_in_flight_;
     if (!st.ok()) ++counters_.durable_failures;
-    done(st);
+    {
+      // What a completion sends to one socket (a message's echo and its ack, say) leaves in one write.
+      http::CorkWrites cork;
+      done(st);
+    }
     MaybeDrained();
   });
 }
