@@ -571,6 +571,7 @@ int main(int argc, char** argv) {
   std::string dbdir = workdir + "/collab";
   store::Options so;
   so.column_families = {collab::chat::kCfSearch};
+  so.compressed_families = {collab::chat::kCfSearch};  // as collab-chatd opens it
   auto dbr = store::Db::Open(dbdir, so);
   if (!dbr.ok()) Die(dbr.error().message);
   auto db = std::move(dbr).value();
@@ -609,9 +610,18 @@ int main(int argc, char** argv) {
   Json st_after = index->Stats();
   uint64_t collab_index_bytes = static_cast<uint64_t>(st_after.GetInt("disk_bytes"));
   uint64_t collab_dir_bytes = DirBytes(dbdir);
-  std::fprintf(stderr, "collab: indexed in %.1f s (%lld segments), merged in %.1f s, search family %.1f MiB, dir %.1f MiB\n",
+  // The postings ('p' keys: term + segment -> posting list) are the part that compares with
+  // Groonga's full-text index (lexicon + index column); the rest of the family is the document
+  // table (room, seq, time and author per document), which Groonga keeps in its table columns.
+  auto postings = db->ApproximateDiskBytes(collab::chat::kCfSearch, "p", "q");
+  if (!postings.ok()) Die(postings.error().message);
+  uint64_t collab_postings_bytes = *postings;
+  std::fprintf(stderr,
+               "collab: indexed in %.1f s (%lld segments), merged in %.1f s, search family %.1f MiB (postings %.1f MiB), "
+               "dir %.1f MiB\n",
                build_s, static_cast<long long>(st_before.GetInt("segments")), compact_s,
-               static_cast<double>(collab_index_bytes) / 1048576.0, static_cast<double>(collab_dir_bytes) / 1048576.0);
+               static_cast<double>(collab_index_bytes) / 1048576.0, static_cast<double>(collab_postings_bytes) / 1048576.0,
+               static_cast<double>(collab_dir_bytes) / 1048576.0);
 
   // Message index from (room, seq): seqs are assigned in order, so keep per-room lists.
   std::vector<std::vector<uint32_t>> room_msgs(n_rooms);
@@ -910,9 +920,10 @@ int main(int argc, char** argv) {
   std::printf("search benchmark: %zu messages (%.0f MiB text), %zu rooms, %zu query texts x 3 room sets (10-300 rooms), "
               "%d timed passes, limit 20 + exact total\n",
               n_msgs, mib(text_bytes), n_rooms, specs.size(), reps);
-  std::printf("collab  : p50 %.2f ms  p99 %.2f ms  max %.2f ms  index %.1f MiB (search family; dir %.1f MiB)  "
-              "build %.1f s + merge %.1f s (longest tail flush %.0f ms)  wrong %zu/%zu\n",
-              c50, c99, Percentile(collab_lat, 100), mib(collab_index_bytes), mib(collab_dir_bytes), build_s,
+  std::printf("collab  : p50 %.2f ms  p99 %.2f ms  max %.2f ms  index %.1f MiB (search family: postings %.1f MiB + "
+              "document table; dir %.1f MiB)  build %.1f s + merge %.1f s (longest tail flush %.0f ms)  wrong %zu/%zu\n",
+              c50, c99, Percentile(collab_lat, 100), mib(collab_index_bytes), mib(collab_postings_bytes),
+              mib(collab_dir_bytes), build_s,
               compact_s, max_commit_ms, collab_wrong, cases.size());
   for (auto& [k, v] : collab_by_kind)
     std::printf("  collab  %-8s p50 %.2f ms  p99 %.2f ms\n", k.c_str(), Percentile(v, 50), Percentile(v, 99));
@@ -938,15 +949,18 @@ int main(int argc, char** argv) {
                 gi99 > 0 ? gb99 / gi99 : 0, g99 > 0 ? gb99 / g99 : 0);
   std::printf("\n");
   if (groonga_ok) {
-    std::printf("ratios collab/groonga: p50 %.2f  p99 %.2f  index size %.2f (vs its full-text index) %.2f (vs its whole db)\n",
+    std::printf("ratios collab/groonga: p50 %.2f  p99 %.2f  postings vs its full-text index %.2f  search family vs its "
+                "full-text index %.2f, vs its whole db %.2f\n",
                 g50 > 0 ? c50 / g50 : 0, g99 > 0 ? c99 / g99 : 0,
+                grn_index_bytes ? static_cast<double>(collab_postings_bytes) / static_cast<double>(grn_index_bytes) : 0,
                 grn_index_bytes ? static_cast<double>(collab_index_bytes) / static_cast<double>(grn_index_bytes) : 0,
                 grn_total_bytes ? static_cast<double>(collab_index_bytes) / static_cast<double>(grn_total_bytes) : 0);
     std::printf("targets: 0 wrong [%s]; p99 <= groonga p99 [%s]; index <= groonga [%s]; busy p99 <= 2x idle [%s]\n",
                 collab_wrong == 0 && busy_wrong == 0 ? "met" : "NOT met", c99 <= g99 ? "met" : "NOT met",
-                collab_index_bytes <= grn_total_bytes
-                    ? (collab_index_bytes <= grn_index_bytes ? "met (also vs its full-text index alone)"
-                                                             : "met vs its db, not vs its full-text index alone")
+                collab_index_bytes <= grn_index_bytes ? "met (whole search family vs its full-text index)"
+                : collab_postings_bytes <= grn_index_bytes
+                    ? "met like for like (postings vs its full-text index); the whole family with the document "
+                      "table is larger"
                     : "NOT met",
                 cb99 <= 2 * ci99 ? "met" : "NOT met");
   }

@@ -445,6 +445,20 @@ Status Db::CompactRange(std::string_view cf) {
   return base::Ok();
 }
 
+Result<uint64_t> Db::ApproximateDiskBytes(std::string_view cf, std::string_view begin, std::string_view end) {
+  Impl& d = *impl_;
+  if (d.closed) return ClosedError(d.dir);
+  COLLAB_ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle* h, d.Cf(cf));
+  rocksdb::Range range(ToSlice(begin), ToSlice(end));
+  rocksdb::SizeApproximationOptions o;
+  o.include_files = true;
+  o.include_memtables = false;
+  uint64_t size = 0;
+  rocksdb::Status s = d.db->GetApproximateSizes(o, h, &range, 1, &size);
+  if (!s.ok()) return FromRocks(s, "database " + d.dir + ": approximate size");
+  return size;
+}
+
 Json Db::Stats() {
   Impl& d = *impl_;
   Json out = Json::MakeObject();

@@ -148,6 +148,9 @@ class Db {
   Status Checkpoint(const std::string& dest_dir);
   // Compacts the whole family (e.g. after a retention DeleteRange, to reclaim space).
   Status CompactRange(std::string_view cf);
+  // Approximate bytes on disk (table files, compressed) of the keys in [begin, end) of a family;
+  // what is still in memtables is not counted.
+  Result<uint64_t> ApproximateDiskBytes(std::string_view cf, std::string_view begin, std::string_view end);
   // {"dir", "sync_writes", "durable_batches", "wal_bytes", "live_data_bytes", "sst_bytes",
   //  "column_families": {"NAME": {"estimated_keys", "live_data_bytes", "sst_bytes"}}}
   Json Stats();
