@@ -198,9 +198,14 @@ async function offlineScenario(page) {
   console.log(JSON.stringify({ live: true }));
   if ((await readLine(30000)) === null) throw new Error('no stopped line on stdin');
   const t1 = Date.now();
-  await page.waitForSelector('body[data-state="offline"]', { state: 'attached', timeout: 20000 });
+  // The server shows a slate while the publisher is away (the test limits it to a few seconds):
+  // the page keeps playing it and says it is paused, then says offline once the slate ends.
+  await page.waitForSelector('body[data-state="paused"]', { state: 'attached', timeout: 20000 });
+  const paused = { pausedAfterMs: Date.now() - t1, status: await page.textContent('#status'),
+    badge: await page.isVisible('#badge'), overlay: await page.isVisible('#overlay') };
+  await page.waitForSelector('body[data-state="offline"]', { state: 'attached', timeout: 40000 });
   const L3 = await live(page);
-  const ended = { offlineAfterMs: Date.now() - t1, status: await page.textContent('#status'),
+  const ended = { paused, offlineAfterMs: Date.now() - t1, status: await page.textContent('#status'),
     badge: await page.isVisible('#badge'), latencyMs: L3.latencyMs };
   return { offline, playing, ended, warnings: L3.warnings, errors: pageErrors(page, L3) };
 }

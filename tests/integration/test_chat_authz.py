@@ -17,12 +17,14 @@ from harness import SOURCE_DIR
 MISSING_ROOM = "rzzzzzzzzzzzzzzzz"  # a well-formed room id nobody has
 
 # (method, path template, body). {id} a room, {seq} a message seq in it, {user} a user id,
-# {emoji} a reaction. Bodies are valid requests, so only authorization can refuse them.
+# {emoji} a reaction, {name} a live stream. Bodies are valid requests, so only authorization
+# can refuse them.
 ROUTES = [
     ("POST", "/api/v1/logout", None),
     ("GET", "/api/v1/me", None),
     ("PATCH", "/api/v1/me", {"status_text": "x"}),
     ("POST", "/api/v1/token", {"scope": ["stream:a"]}),
+    ("GET", "/api/v1/streams/{name}/watch", None),
     ("GET", "/api/v1/users", None),
     ("GET", "/api/v1/users/{user}", None),
     ("GET", "/api/v1/rooms", None),
@@ -73,7 +75,7 @@ NO_FILE = "0" * 64  # a well-formed file id nobody uploaded
 
 def fill(template, room="", seq=1, user="alice", emoji="ok", file=NO_FILE):
     return (template.replace("{id}", room).replace("{desk}", "nodesk").replace("{seq}", str(seq)).replace("{user}", user)
-            .replace("{emoji}", emoji).replace("{file}", file))
+            .replace("{emoji}", emoji).replace("{file}", file).replace("{name}", "cam1"))
 
 
 def fill_body(body, user):

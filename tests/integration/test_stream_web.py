@@ -44,7 +44,8 @@ class LivePlayer(unittest.TestCase):
     def setUp(self):
         if not os.path.exists(HLS_JS):
             self.fail(f"{HLS_JS} missing: run scripts/vendor.sh (make deps does)")
-        self.env = Env(self, extra=["stream.publish_keys=*:livekey"])
+        # A short slate, so the offline test sees the page go from paused to offline quickly.
+        self.env = Env(self, extra=["stream.publish_keys=*:livekey", "stream.slate_max_s=8"])
         # collab-stream must allow exactly the chatd origin, and chatd must name collab-stream's
         # port, so chatd's port is chosen first: held by a socket until chatd binds it.
         hold = socket.socket()
@@ -189,12 +190,15 @@ class LivePlayer(unittest.TestCase):
         self.assertTrue(playing["badge"])
         self.assertGreater(playing["played"]["to"] - playing["played"]["from"], 2.0, playing["played"])
         ended = r["ended"]
+        self.assertEqual(ended["paused"]["status"], "Paused — the picture resumes when the publisher is back")
+        self.assertFalse(ended["paused"]["badge"])
         self.assertEqual(ended["status"], "Offline — waiting for the publisher")
         self.assertFalse(ended["badge"])
         self.assertIsNone(ended["latencyMs"])
         self.assert_clean(r)
         print(f"\nlive player: the waiting page played {playing['liveAfterMs']} ms after the publisher started "
-              f"and showed offline {ended['offlineAfterMs']} ms after it stopped; warnings: {r['warnings']}")
+              f"showed paused (slate) {ended['paused']['pausedAfterMs']} ms and offline {ended['offlineAfterMs']} ms "
+              f"after it stopped; warnings: {r['warnings']}")
 
     def test_login_link_then_plays_after_logging_in(self):
         self.publish("cam5")

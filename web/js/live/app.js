@@ -235,8 +235,15 @@ async function check() {
   }
   if (seq !== checkSeq) return;
   waits = 0;
-  if (!player) startPlayer();
-  else render();
+  if (!player) {
+    startPlayer();
+  } else if (info.slate && L.state === 'live') {
+    setState('paused', 'live.paused');
+  } else if (!info.slate && L.state === 'paused') {
+    setState('live', 'live.playing');
+  } else {
+    render();
+  }
   schedule(POLL_MS);
 }
 

@@ -63,6 +63,7 @@ export async function playlistReady(url, plain) {
 }
 
 // A stream can be played once it is live and its packager has produced media.
+// Live, or showing the slate while the publisher is away (players keep going through it).
 export function isPlayable(info) {
-  return !!(info && info.live && Number(info.parts) > 0);
+  return !!(info && (info.live || info.slate) && Number(info.parts) > 0);
 }
