@@ -252,7 +252,7 @@ int main(int argc, char** argv) {
   dstats_cmd->add_option("desk", desk_id, "one desk (default: all)");
   dstats_cmd->callback([&] { action = [&] { return admin::HelpdeskStats(g, desk_id); }; });
 
-  // stream list|kick
+  // stream list|kick|record|recordings
   auto* stream_cmd = app.add_subcommand("stream", "live streams (collab-stream)");
   stream_cmd->require_subcommand(1);
   stream_cmd->add_subcommand("list", "list streams with publisher, bytes in and playlist position")->callback([&] {
@@ -262,6 +262,16 @@ int main(int argc, char** argv) {
   auto* skick_cmd = stream_cmd->add_subcommand("kick", "disconnect a stream's publisher");
   skick_cmd->add_option("name", stream_name, "stream name")->required();
   skick_cmd->callback([&] { action = [&] { return admin::StreamKick(g, stream_name); }; });
+  std::string record_action;
+  auto* srecord_cmd = stream_cmd->add_subcommand("record", "start or stop recording a stream");
+  srecord_cmd->add_option("name", stream_name, "stream name")->required();
+  srecord_cmd->add_option("action", record_action, "start or stop")
+      ->required()
+      ->check(CLI::IsMember({"start", "stop"}));
+  srecord_cmd->callback([&] { action = [&] { return admin::StreamRecord(g, stream_name, record_action); }; });
+  stream_cmd->add_subcommand("recordings", "list recordings with state, duration, size and URLs")->callback([&] {
+    action = [&] { return admin::StreamRecordings(g); };
+  });
 
   // token
   admin::TokenOptions tok;

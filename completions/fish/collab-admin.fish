@@ -169,9 +169,11 @@ complete -c collab-admin -n '__collab_admin_at -n 0 helpdesk' -a '(__collab_admi
 complete -c collab-admin -n '__collab_admin_at helpdesk add' -l name -x -d 'Name staff see'
 complete -c collab-admin -n '__collab_admin_at helpdesk add' -l agent -x -a '(__collab_admin_users)' -d 'An agent (repeatable)'
 
-# stream list | kick NAME
-complete -c collab-admin -n '__collab_admin_at -n 0 stream' -a '(__collab_admin_values verbs:stream list kick)'
+# stream list | kick NAME | record NAME start|stop | recordings
+complete -c collab-admin -n '__collab_admin_at -n 0 stream' -a '(__collab_admin_values verbs:stream list kick record recordings)'
 complete -c collab-admin -n '__collab_admin_at -n 0 stream kick' -a '(__collab_admin_streams)' -d Stream
+complete -c collab-admin -n '__collab_admin_at -n 0 stream record' -a '(__collab_admin_streams)' -d Stream
+complete -c collab-admin -n '__collab_admin_at -n 1 stream record' -a 'start stop'
 
 # retention apply [--dry-run] [--as-of DATE]
 complete -c collab-admin -n '__collab_admin_at -n 0 retention' -a '(__collab_admin_values verbs:retention apply)'

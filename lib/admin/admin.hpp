@@ -102,6 +102,11 @@ int HelpdeskStats(const GlobalOptions& g, const std::string& desk);
 int StreamList(const GlobalOptions& g);
 // Disconnects the stream's publisher. Exit 67 for an unknown stream; 0 when it has no publisher.
 int StreamKick(const GlobalOptions& g, const std::string& name);
+// Starts or stops recording a stream (action "start" or "stop"); exit 64 for another action, 65
+// for an invalid name. Starting a stream that is not live makes it record when it publishes.
+int StreamRecord(const GlobalOptions& g, const std::string& name, const std::string& action);
+// Lists recordings (JSON Lines with --json).
+int StreamRecordings(const GlobalOptions& g);
 
 // backup.cpp: online backup of the chat database into a new directory, and restore into a stopped
 // daemon's state directory.

@@ -83,7 +83,7 @@ int Complete(const GlobalOptions& g, const std::string& kind) {
        {"init", "config", "status", "reload", "cert", "user", "room", "retention", "backup", "restore", "audit",
         "webhook", "helpdesk", "stream", "token"}},
       {"verbs:webhook", {"add", "list", "remove"}},
-      {"verbs:stream", {"list", "kick"}},
+      {"verbs:stream", {"list", "kick", "record", "recordings"}},
       {"verbs:helpdesk", {"add", "list", "stats"}},
       {"verbs:config", {"check", "show", "defaults"}},
       {"verbs:cert", {"ca", "issue"}},

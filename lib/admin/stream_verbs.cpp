@@ -1,6 +1,6 @@
-// The streaming administration verbs: thin clients of collab-stream's control verbs stream.list
-// and stream.kick (lib/stream/service.cpp, collab-ipc(7)). They print tables or JSON and map
-// failures to sysexits; what a stream is and when it ends is the daemon's business.
+// The streaming administration verbs: thin clients of collab-stream's control verbs stream.list,
+// stream.kick, stream.record and stream.recordings (lib/stream/service.cpp, collab-ipc(7)). They print tables or JSON
+// and map failures to sysexits; what a stream is and when it ends is the daemon's business.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -98,6 +98,56 @@ int StreamKick(const GlobalOptions& g, const std::string& name) {
     std::printf("kicked the publisher of stream %s\n", name.c_str());
   else
     std::printf("stream %s has no publisher connected; nothing to kick\n", name.c_str());
+  return 0;
+}
+
+int StreamRecord(const GlobalOptions& g, const std::string& name, const std::string& action) {
+  if (action != "start" && action != "stop") {
+    std::fprintf(stderr, "collab-admin: stream record: the action is start or stop, not '%s'\n", action.c_str());
+    return base::kExitUsage;
+  }
+  int rc;
+  auto r = Stream(g, "stream.record", Json::Obj({{"name", name}, {"action", action}}), &rc);
+  if (!r.ok()) return rc;
+  if (g.json) {
+    PrintJson(*r);
+    return 0;
+  }
+  bool live = r->GetBool("live");
+  std::string id = Field(*r, "id");
+  if (action == "start")
+    std::printf(live ? "recording stream %s as %s\n" : "stream %s will be recorded when it publishes%s\n", name.c_str(),
+                live ? id.c_str() : "");
+  else if (id != "-")
+    std::printf("stopped recording %s of stream %s\n", id.c_str(), name.c_str());
+  else
+    std::printf("stream %s is not being recorded\n", name.c_str());
+  return 0;
+}
+
+int StreamRecordings(const GlobalOptions& g) {
+  int rc;
+  auto r = Stream(g, "stream.recordings", Json::MakeObject(), &rc);
+  if (!r.ok()) return rc;
+  const Json* recs = r->Find("recordings");
+  if (g.json) {
+    if (recs && recs->is_array())
+      for (const Json& x : recs->as_array()) PrintJson(x);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  if (recs && recs->is_array())
+    for (const Json& x : recs->as_array()) {
+      const Json* d = x.Find("duration_s");
+      rows.push_back({Field(x, "stream"), Field(x, "id"), Field(x, "state"), Field(x, "started_at"),
+                      ShortDuration(d ? static_cast<int64_t>(d->as_double() + 0.5) : 0),
+                      HumanBytes(static_cast<uint64_t>(x.GetInt("bytes"))), Field(x, "mp4")});
+    }
+  if (rows.empty() && IsTty(stdout)) {
+    std::printf("no recordings\n");
+    return 0;
+  }
+  PrintTable(stdout, {"STREAM", "ID", "STATE", "STARTED", "DURATION", "SIZE", "MP4"}, rows);
   return 0;
 }
 

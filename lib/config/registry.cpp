@@ -279,6 +279,34 @@ void AddStreamKeys(std::vector<KeyDef>& r) {
   r.push_back(Int("stream", "slate_max_s", 0,
                   "seconds the slate is shown at most; 0: until the stream is removed (idle_keep_s)", 0, 86400));
   r.push_back(Int("stream", "max_streams", 32, "streams that may exist at once; more publishes are refused", 1, 10000));
+  r.push_back(Int("stream", "dvr_s", 0,
+                  "DVR window: seconds of complete segments kept in memory and listed, so late viewers can seek "
+                  "back (memory: bitrate x dvr_s per stream); 0: the live window only",
+                  0, 21600));
+  {
+    KeyDef k;
+    k.section = "stream";
+    k.name = "record";
+    k.type = KeyType::kStringList;
+    k.default_value = StringList{};
+    k.doc =
+        "streams recorded from their first publish (names, or * for every stream); collab-admin stream record "
+        "starts and stops others";
+    k.validate = [](const Value& v) -> std::string {
+      for (const std::string& n : std::get<StringList>(v)) {
+        bool ok =
+            n == "*" || (!n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](char c) {
+              return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+            }));
+        if (!ok) return "has '" + internal::Printable(n) + "': use stream names (letters, digits, _ and -) or *";
+      }
+      return "";
+    };
+    r.push_back(std::move(k));
+  }
+  r.push_back(OptionalPath("stream", "record_dir", "recordings of live streams; empty means <state_dir>/recordings"));
+  r.push_back(Int("stream", "record_keep_days", 0,
+                  "recordings older than this many days are deleted (checked hourly); 0: keep forever", 0, 36500));
   {
     KeyDef k = Str("stream", "srt_listen", "",
                    "SRT ingest address (MPEG-TS over SRT, listener mode): IP:PORT with a fixed port; empty: no SRT");

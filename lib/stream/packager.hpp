@@ -5,7 +5,9 @@
 // updates). Publisher sessions come and go: a new session continues the timeline (timestamps
 // stay monotonic) after an EXT-X-DISCONTINUITY, with a new EXT-X-MAP when the codec setup changed.
 // Pure logic with the clock passed in: the service holds blocked requests and serves the bytes.
-// Deliberately not here: HTTP, sockets, timers, transcoding, recording, multivariant playlists.
+// With a DVR window the playlist keeps more complete segments (parts only near the live edge).
+// Deliberately not here: HTTP, sockets, timers, transcoding, recording (the recorder copies
+// complete segments out), multivariant playlists.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +29,9 @@ struct PackagerOptions {
   int part_ms = 333;
   int segment_ms = 2000;
   int window_segments = 10;
+  // DVR: complete segments are kept (and listed) until they are this much older than the live
+  // edge, so a late viewer can seek back; never fewer than window_segments. 0: no DVR.
+  int dvr_ms = 0;
   int64_t first_sequence = 0;  // media sequence number of the first segment, and first init generation
 };
 
@@ -137,6 +142,19 @@ class Packager {
   std::optional<Bytes> SegmentBytes(int64_t msn) const;
   std::optional<Bytes> PartBytes(int64_t msn, int part) const;
 
+  // Complete segments with msn >= from, oldest first, for the recorder (bytes shared, not copied).
+  struct CompleteSegment {
+    int64_t msn = 0;
+    int64_t init_generation = 0;
+    bool discontinuity = false;
+    double duration_s = 0;
+    int64_t pdt_ms = 0;
+    std::shared_ptr<const std::string> bytes;
+  };
+  std::vector<CompleteSegment> CompleteSegmentsFrom(int64_t from) const;
+  // Seconds of complete segments in memory (the DVR window).
+  double window_duration_s() const { return window_duration_s_; }
+
  private:
   using PartInfo = detail::PackagerPart;
   using SegmentInfo = detail::PackagerSegment;
@@ -201,6 +219,7 @@ class Packager {
   bool part_independent_ = false;
 
   std::deque<SegmentInfo> segments_;  // complete segments in the window
+  double window_duration_s_ = 0;      // their total duration
   std::optional<SegmentInfo> open_;    // the segment being built
   int64_t seg_start_ = 0;
   int64_t seg_timescale_ = kVideoTimescale;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <list>
 #include <map>
@@ -15,6 +16,7 @@
 #include "lib/ipc/server.hpp"
 #include "lib/stream/flv.hpp"
 #include "lib/stream/packager.hpp"
+#include "lib/stream/recorder.hpp"
 #include "lib/stream/rtmp_server.hpp"
 #include "lib/stream/slate.hpp"
 #include "lib/stream/srt_ingest.hpp"
@@ -88,6 +90,8 @@ struct LiveStream {
   uint64_t media_errors = 0;
   uint64_t parts_seen = 0;
   std::map<std::string, int64_t> viewers;  // peer ip + user agent -> last playlist request (monotonic)
+  std::string recording;                   // id of the running recording, "" when none
+  int64_t record_from_msn = 0;             // next segment the recording wants
 };
 
 struct Waiter {
@@ -162,6 +166,15 @@ class Service final : public daemon::Service {
       return st;
     }
 
+    // After the listeners: nothing below fails, so a failed start never leaves a writer thread.
+    RecorderOptions rec;
+    rec.dir = ctx.config().GetPath("stream.record_dir");
+    if (rec.dir.empty()) rec.dir = ctx.config().GetPath("paths.state_dir") + "/recordings";
+    rec.keep_days = static_cast<int>(ctx.config().GetInt("stream.record_keep_days"));
+    auto recorder = Recorder::Create(ctx.loop(), rec);
+    if (!recorder.ok()) return recorder.error();
+    recorder_ = std::move(*recorder);
+
     http::Server& http = ctx.http();
     http.Route("GET", "/live/{name}/{file}", [this](const http::Request& req, http::Responder respond) {
       ServeLive(req, std::move(respond));
@@ -172,9 +185,21 @@ class Service final : public daemon::Service {
       respond(std::move(r));
     });
     http.Route("GET", "/metrics", [this](const http::Request&, http::Responder respond) { respond(Metrics()); });
+    http.Route("GET", "/api/v1/recordings", [this](const http::Request& req, http::Responder respond) {
+      http::Response r = http::Response::Json(200, recorder_->List());
+      Cors(req.Header("origin"), r);
+      respond(std::move(r));
+    });
+    http.Route("GET", "/recordings/{name}/{id}/{file}",
+               [this](const http::Request& req, http::Responder respond) { ServeRecording(req, std::move(respond)); });
 
     ctx.control().Register("stream.list", "live streams with publisher, bytes in and playlist position",
                            [this](const ipc::Request&, ipc::Reply reply) { reply(ListJson()); });
+    ctx.control().Register("stream.record",
+                           "start or stop recording a stream: {\"name\": NAME, \"action\": \"start\"|\"stop\"}",
+                           [this](const ipc::Request& req, ipc::Reply reply) { reply(Record(req.args)); });
+    ctx.control().Register("stream.recordings", "recordings with state, duration, size and URLs",
+                           [this](const ipc::Request&, ipc::Reply reply) { reply(recorder_->List()); });
     ctx.control().Register("stream.kick", "disconnect a stream's publisher: {\"name\": NAME}",
                            [this](const ipc::Request& req, ipc::Reply reply) { reply(Kick(req.args)); });
 
@@ -200,6 +225,8 @@ class Service final : public daemon::Service {
   void Drain(daemon::Context&, std::function<void()> done) override {
     draining_ = true;  // no slates for publishers that the shutdown disconnects
     for (auto& [n, s] : streams_) s->slate->Stop(*s->packager, "shutting down");
+    // Recordings ended by the drain get their MP4 at the next start: no remux holds up a stop.
+    if (recorder_) recorder_->DeferRemux();
     if (rtmp_) rtmp_->Close();  // ends every publish; the packagers flush their last part
     srt_.reset();
     whip_.reset();  // ends every WHIP session
@@ -211,6 +238,7 @@ class Service final : public daemon::Service {
       timer_ = nullptr;
     }
     rtmp_.reset();
+    if (recorder_) recorder_->Shutdown();
     done();
   }
 
@@ -228,6 +256,7 @@ class Service final : public daemon::Service {
     status.Set("streams", static_cast<int64_t>(streams_.size()));
     status.Set("live_streams", live);
     status.Set("blocked_requests", static_cast<int64_t>(waiters_.size()));
+    if (recorder_) status.Set("recordings_dir", recorder_->dir());
   }
 
  private:
@@ -241,6 +270,9 @@ class Service final : public daemon::Service {
     po.part_ms = static_cast<int>(cfg.GetInt("stream.part_ms"));
     po.segment_ms = static_cast<int>(cfg.GetInt("stream.segment_ms"));
     po.window_segments = static_cast<int>(cfg.GetInt("stream.window_segments"));
+    po.dvr_ms = static_cast<int>(cfg.GetInt("stream.dvr_s") * 1000);
+    record_ = cfg.GetStringList("stream.record");
+    if (recorder_) recorder_->SetKeepDays(static_cast<int>(cfg.GetInt("stream.record_keep_days")));
     packager_options_ = po;  // new streams only: a running playlist must not change its targets
     keys_.clear();
     for (const std::string& e : cfg.GetStringList("stream.publish_keys")) {
@@ -331,6 +363,7 @@ class Service final : public daemon::Service {
     s.slate->Stop(*s.packager, "the publisher is back");
     s.packager->BeginSession();
     conn_stream_[conn] = req.name;
+    if (ShouldRecord(s.name)) StartRecording(s);
     LOG_NOTICE("%s: %s publishes '%s'%s", Via(conn), ip.c_str(), req.name.c_str(),
                s.sessions > 1 ? " (continuing)" : "");
     return RtmpPublishDecision{true, "", ""};
@@ -382,6 +415,8 @@ class Service final : public daemon::Service {
     LOG_NOTICE("%s: '%s' stopped publishing (%llu bytes in)", Via(conn), name.c_str(),
                static_cast<unsigned long long>(s.bytes_in));
     CheckProgress(s);
+    FeedRecorder(s);   // the last segment EndSession closed, even when it made no new part
+    StopRecording(s);  // one recording per publisher session
   }
 
   void CheckProgress(LiveStream& s) {
@@ -389,10 +424,205 @@ class Service final : public daemon::Service {
     if (parts == s.parts_seen) return;
     parts_total_ += parts - s.parts_seen;
     s.parts_seen = parts;
+    FeedRecorder(s);
     for (auto it = waiters_.begin(); it != waiters_.end();) {
       if (it->stream == s.name && TryAnswer(s, *it)) it = waiters_.erase(it);
       else ++it;
     }
+  }
+
+  // ---- recording (the work is in recorder.cpp; these only connect streams to it)
+
+  bool ShouldRecord(const std::string& name) const {
+    auto o = record_override_.find(name);
+    if (o != record_override_.end()) return o->second;
+    return std::any_of(record_.begin(), record_.end(), [&](const std::string& r) { return r == "*" || r == name; });
+  }
+
+  void StartRecording(LiveStream& s) {
+    if (!recorder_ || !s.recording.empty()) return;
+    // From the segment being made now: it began at a keyframe, so the recording starts cleanly.
+    s.record_from_msn = s.packager->next_msn();
+    s.recording = recorder_->Start(s.name, base::WallClockMs(), s.packager->target_duration_s());
+  }
+
+  void FeedRecorder(LiveStream& s) {
+    if (s.recording.empty()) return;
+    if (!recorder_->IsRecording(s.name, s.recording)) {
+      s.recording.clear();  // stopped by a disk error
+      return;
+    }
+    for (auto& seg : s.packager->CompleteSegmentsFrom(s.record_from_msn)) {
+      RecorderSegment rs;
+      rs.init_generation = seg.init_generation;
+      if (auto init = s.packager->Init(seg.init_generation))
+        rs.init = std::make_shared<const std::string>(std::move(*init));
+      rs.bytes = std::move(seg.bytes);
+      rs.duration_s = seg.duration_s;
+      rs.discontinuity = seg.discontinuity;
+      rs.pdt_ms = seg.pdt_ms;
+      recorder_->AddSegment(s.name, s.recording, std::move(rs));
+      s.record_from_msn = seg.msn + 1;
+    }
+  }
+
+  void StopRecording(LiveStream& s) {
+    if (s.recording.empty()) return;
+    FeedRecorder(s);
+    recorder_->Stop(s.name, s.recording);
+    s.recording.clear();
+  }
+
+  base::Result<Json> Record(const Json& args) {
+    const Json* n = args.Find("name");
+    const Json* a = args.Find("action");
+    if (!n || !n->is_string() || !a || !a->is_string() || (a->as_string() != "start" && a->as_string() != "stop"))
+      return base::MakeError(base::kExitUsage, "stream.record needs {\"name\": NAME, \"action\": \"start\"|\"stop\"}");
+    const std::string& name = n->as_string();
+    if (!ValidName(name))
+      return base::MakeError(base::kExitDataErr, "invalid stream name (letters, digits, _ and -, up to 64)");
+    bool start = a->as_string() == "start";
+    // The operator's choice holds for later sessions of the stream too, until the daemon restarts.
+    record_override_[name] = start;
+    auto it = streams_.find(name);
+    Json out = Json::Obj({{"name", name}, {"recording", start}});
+    if (it == streams_.end() || it->second->publisher == 0) {
+      std::string prev;
+      if (!start && it != streams_.end() && !it->second->recording.empty()) {
+        prev = it->second->recording;
+        StopRecording(*it->second);
+      }
+      out.Set("live", false);
+      out.Set("id", prev.empty() ? Json() : Json(prev));
+      return out;
+    }
+    LiveStream& s = *it->second;
+    out.Set("live", true);
+    if (start) {
+      StartRecording(s);
+      LOG_NOTICE("stream '%s': recording %s started by the operator", name.c_str(), s.recording.c_str());
+      out.Set("id", s.recording);
+    } else {
+      std::string id = s.recording;
+      StopRecording(s);
+      if (!id.empty()) LOG_NOTICE("stream '%s': recording %s stopped by the operator", name.c_str(), id.c_str());
+      out.Set("id", id.empty() ? Json() : Json(id));
+    }
+    return out;
+  }
+
+  // Parses "bytes=A-B", "bytes=A-" and "bytes=-N"; false for anything else (several ranges
+  // included), which is then served whole as RFC 9110 allows.
+  static bool ParseRange(const std::string& h, int64_t& first, int64_t& last) {
+    if (h.rfind("bytes=", 0) != 0 || h.find(',') != std::string::npos) return false;
+    std::string spec = h.substr(6);
+    size_t dash = spec.find('-');
+    if (dash == std::string::npos) return false;
+    std::string a = spec.substr(0, dash), b = spec.substr(dash + 1);
+    first = -1;
+    last = -1;
+    if (a.empty()) {
+      if (!ParseCount(b, last) || last == 0) return false;
+      first = -1;  // suffix: the last `last` bytes
+      return true;
+    }
+    if (!ParseCount(a, first)) return false;
+    if (!b.empty() && (!ParseCount(b, last) || last < first)) return false;
+    return true;
+  }
+
+  // The viewer-token check of /live/NAME/* and /recordings/NAME/*: nullopt when the request may
+  // go on (vt then holds the token to carry along, "" for an open stream; exp its expiry), else
+  // the 401/403 to send.
+  std::optional<http::Response> AuthorizeViewer(const http::Request& req, const std::string& name, std::string& vt,
+                                                int64_t& exp) {
+    vt = req.QueryParam("vt");
+    ViewerAuth::Verdict verdict = viewer_auth_.Check(name, vt, base::WallClockMs() / 1000);
+    if (!verdict.ok()) {
+      ++viewer_rejected_[static_cast<size_t>(verdict.reason)];
+      http::Response r = http::Response::Error(verdict.status, verdict.status == 401 ? "unauthorized" : "forbidden",
+                                               verdict.message);
+      if (verdict.status == 401) r.AddHeader("WWW-Authenticate", "Bearer realm=\"collab-stream\"");
+      return r;
+    }
+    if (viewer_auth_.IsOpen(name)) vt.clear();  // open: nothing to carry along
+    exp = verdict.exp;
+    return std::nullopt;
+  }
+
+  void ServeRecording(const http::Request& req, http::Responder respond) {
+    const std::string& name = req.params.at("name");
+    const std::string& id = req.params.at("id");
+    const std::string& file = req.params.at("file");
+    std::string origin = req.Header("origin");
+    // Recordings are watched by the same people as the live stream: the same token.
+    std::string vt;
+    int64_t vt_exp = 0;
+    if (auto refused = AuthorizeViewer(req, name, vt, vt_exp)) {
+      Cors(origin, *refused);
+      return respond(std::move(*refused));
+    }
+    // Only names the recorder made reach the filesystem: no dots, no slashes, nothing else.
+    if (!ValidRecordingStream(name) || !ValidRecordingId(id) || !ValidRecordingFile(file) ||
+        !recorder_->Exists(name, id)) {
+      http::Response r = http::Response::Error(404, "not_found", "no such recording");
+      Cors(origin, r);
+      return respond(std::move(r));
+    }
+    bool mp4 = file == kRecordingMp4;
+    int64_t first = 0, last = -1;
+    bool ranged = mp4 && ParseRange(req.Header("range"), first, last);
+    // An open range is answered with a bounded piece (players ask for more as they go).
+    constexpr int64_t kOpenRangeBytes = 8 << 20;
+    int64_t offset = ranged ? first : 0;
+    uint64_t length = 0;
+    if (ranged && first >= 0) length = static_cast<uint64_t>(last >= 0 ? last - first + 1 : kOpenRangeBytes);
+    if (ranged && first < 0) offset = -last;  // suffix
+    bool live = recorder_->IsRecording(name, id);
+    bool download = mp4 && req.QueryParam("download") == "1";
+    recorder_->ReadFile(
+        name, id, file, offset, length,
+        [this, respond, origin, file, ranged, live, download, name, id, vt, vt_exp](Recorder::FileSlice f) {
+          http::Response r;
+          if (f.status == ENOENT || f.status == ENOTDIR) {
+            r = http::Response::Error(404, "not_found", "no such file");
+          } else if (f.status != 0) {
+            r = http::Response::Error(503, "unavailable", "recording cannot be read now");
+          } else if (ranged && f.offset >= f.file_size) {
+            r = http::Response::Error(416, "range_not_satisfiable", "range starts past the end");
+            r.AddHeader("Content-Range", "bytes */" + std::to_string(f.file_size));
+          } else {
+            r.status = ranged ? 206 : 200;
+            bool playlist = file == kRecordingPlaylist;
+            r.content_type = playlist ? "application/vnd.apple.mpegurl" : "video/mp4";
+            size_t n = f.data.size();
+            r.body_view = f.data;
+            r.body_owner = std::move(f.owner);
+            if (playlist && !vt.empty()) {
+              // As for live playlists: every URI the player fetches next must carry the token.
+              auto rewritten = RewritePlaylist(f.data, vt);
+              if (rewritten) {
+                r.body = std::move(*rewritten);
+                r.body_view = {};
+                r.body_owner.reset();
+              }
+            }
+            if (ranged)
+              r.AddHeader("Content-Range", "bytes " + std::to_string(f.offset) + "-" +
+                                               std::to_string(f.offset + n - 1) + "/" + std::to_string(f.file_size));
+            if (file == kRecordingMp4) r.AddHeader("Accept-Ranges", "bytes");
+            // Segments and the MP4 never change under their name; the playlist of a running
+            // recording grows, and a finished one may still be deleted by retention.
+            int64_t max_age = ViewerAuth::CacheSeconds(playlist ? 60 : 86400, vt_exp, base::WallClockMs() / 1000);
+            r.AddHeader("Cache-Control", playlist && live ? std::string("no-cache")
+                                         : playlist       ? "public, max-age=" + std::to_string(max_age)
+                                                          : "public, max-age=" + std::to_string(max_age) + ", immutable");
+            if (download) r.AddHeader("Content-Disposition", "attachment; filename=\"" + name + "-" + id + ".mp4\"");
+          }
+          Cors(origin, r);
+          if (ranged) r.AddHeader("Access-Control-Expose-Headers", "Content-Range, Accept-Ranges, Content-Length");
+          respond(std::move(r));
+        });
   }
 
   // ---- serving
@@ -502,17 +732,9 @@ class Service final : public daemon::Service {
       respond(std::move(r));
     };
     // Before anything about the stream is looked at: without a token a request learns nothing.
-    std::string vt = req.QueryParam("vt");
-    ViewerAuth::Verdict verdict = viewer_auth_.Check(name, vt, base::WallClockMs() / 1000);
-    if (!verdict.ok()) {
-      ++viewer_rejected_[static_cast<size_t>(verdict.reason)];
-      http::Response r = http::Response::Error(verdict.status, verdict.status == 401 ? "unauthorized" : "forbidden",
-                                               verdict.message);
-      if (verdict.status == 401) r.AddHeader("WWW-Authenticate", "Bearer realm=\"collab-stream\"");
-      return reply(std::move(r));
-    }
-    if (viewer_auth_.IsOpen(name)) vt.clear();  // open: nothing to carry along
-    int64_t vt_exp = verdict.exp;
+    std::string vt;
+    int64_t vt_exp = 0;
+    if (auto refused = AuthorizeViewer(req, name, vt, vt_exp)) return reply(std::move(*refused));
     auto it = streams_.find(name);
     if (it == streams_.end()) return reply(http::Response::Error(404, "not_found", "no such stream"));
     LiveStream& s = *it->second;
@@ -587,6 +809,7 @@ class Service final : public daemon::Service {
     for (auto& [n, s] : streams_)
       if (s->slate->Feed(*s->packager, now)) CheckProgress(*s);
     if (++ticks_ % 10 != 0) return;
+    if (ticks_ % (3600 * 1000 / kTickMs) == 0 && recorder_) recorder_->ApplyRetention(base::WallClockMs());
     // Once a second: forget idle streams and stale viewers.
     for (auto it = streams_.begin(); it != streams_.end();) {
       LiveStream& s = *it->second;
@@ -680,6 +903,19 @@ class Service final : public daemon::Service {
                         ViewerAuth::Reason::kWrongStream})
       o += std::string("collab_stream_viewer_rejected_total{reason=\"") + ViewerAuth::ReasonName(reason) + "\"} " +
            std::to_string(viewer_rejected_[static_cast<size_t>(reason)]) + "\n";
+    if (recorder_) {
+      const Recorder::Counters& c = recorder_->counters();
+      int64_t active = 0;
+      for (const auto& [n, s] : streams_) active += !s->recording.empty();
+      metric("collab_stream_recordings_active", "gauge", "Recordings being written.", static_cast<uint64_t>(active));
+      metric("collab_stream_recordings_started_total", "counter", "Recordings started.", c.started);
+      metric("collab_stream_recordings_failed_total", "counter", "Recordings stopped by a write error.", c.failed);
+      metric("collab_stream_recording_segments_total", "counter", "Segments written to recordings.", c.segments);
+      metric("collab_stream_recording_bytes_total", "counter", "Bytes written to recordings.", c.bytes);
+      metric("collab_stream_recording_write_errors_total", "counter",
+             "Failed recording writes (disk full, unwritable).", c.write_errors);
+      metric("collab_stream_recordings_deleted_total", "counter", "Recordings deleted by retention.", c.deleted);
+    }
     http::Response r;
     r.status = 200;
     r.content_type = "text/plain; version=0.0.4";
@@ -704,6 +940,9 @@ class Service final : public daemon::Service {
   SlateOptions slate_options_;
   std::map<std::string, std::unique_ptr<LiveStream>> streams_;
   std::map<uint64_t, std::string> conn_stream_;
+  std::unique_ptr<Recorder> recorder_;
+  std::vector<std::string> record_;
+  std::map<std::string, bool> record_override_;  // collab-admin stream record NAME start|stop
   std::list<Waiter> waiters_;
   ViewerAuth viewer_auth_;
   std::array<uint64_t, 5> viewer_rejected_{};  // by ViewerAuth::Reason

@@ -13,6 +13,9 @@
 //   login    not logged in: the page shows the login link; after logging in (another tab) it plays
 //   renew    the watch URL is about to expire: the page gets a new one and the player switches
 //            to it without a page reload, and goes on playing
+//   recording  /live/ lists the stream's finished recording; its link plays it on demand (hls.js,
+//            VOD) and the page offers the MP4 as a download
+//   dvr      the viewer seeks back in a live stream: "back to live" appears, and takes them back
 // Every wait is bounded (Playwright timeouts, a deadline for stdin); none is a fixed sleep.
 import { createInterface } from 'node:readline';
 import { cfg, base, run, newContext, newPage, login } from './chat_helpers.mjs';
@@ -238,8 +241,50 @@ async function listScenario(page) {
   return { href, names, url: page.url(), state: L.state, played, errors: pageErrors(page, L) };
 }
 
+async function recordingScenario(page) {
+  await page.goto(`${base}live/`);
+  const item = `.recording-item[data-recording="${cfg.stream}/${cfg.recording}"]`;
+  await page.waitForSelector(`${item} .play-recording`, { timeout: 30000 });
+  const listDownload = await page.$(`${item} .download-recording`);
+  await Promise.all([page.waitForURL(/rec=/), page.click(`${item} .play-recording`)]);
+  await page.waitForSelector('body[data-state="recording"]', { state: 'attached', timeout: LIVE_TIMEOUT });
+  const played = await advances(page, 2);
+  const duration = await page.evaluate(() => document.getElementById('video').duration);
+  const L = await live(page);
+  const pageDownload = await page.getAttribute('#download', 'href');
+  // The link works from the page (it carries the viewer token when the stream needs one).
+  const downloadStatus = await page.evaluate(async (u) => (await fetch(u)).status, pageDownload);
+  return { listDownload: listDownload !== null, played, duration, state: L.state, url: page.url(),
+    title: await page.textContent('#stream-name'), recBadge: await page.isVisible('#rec-badge'),
+    pageDownload, downloadStatus, badge: await page.isVisible('#badge'), errors: pageErrors(page, L) };
+}
+
+async function dvrScenario(page) {
+  await page.goto(`${base}live/?s=${encodeURIComponent(cfg.stream)}`);
+  await waitLive(page);
+  // Wait until the playlist reaches far enough back, then seek there as a viewer would.
+  await page.waitForFunction(() => {
+    const v = document.getElementById('video');
+    return v.seekable.length && v.currentTime - v.seekable.start(0) > 8;
+  }, null, { timeout: 60000, polling: 200 });
+  const atEdge = await page.isVisible('#go-live');
+  await page.evaluate(() => { const v = document.getElementById('video'); v.currentTime -= 7; });
+  await page.waitForSelector('#go-live', { state: 'visible', timeout: 10000 });
+  const behind = await page.evaluate(() => window.__collabLive.behindS);
+  const behindText = await page.textContent('#go-live');
+  // It stays behind (nothing pulls the viewer back to the edge) while playing on.
+  await advances(page, 2);
+  const stillBehind = await page.evaluate(() => window.__collabLive.behindS);
+  await page.click('#go-live');
+  await page.waitForSelector('#go-live', { state: 'hidden', timeout: 10000 });
+  const after = await page.evaluate(() => window.__collabLive.behindS);
+  await advances(page, 1);
+  const L = await live(page);
+  return { atEdge, behind, behindText, stillBehind, after, state: L.state, errors: pageErrors(page, L) };
+}
+
 const scenarios = { play: playScenario, offline: offlineScenario, list: listScenario, native: nativeScenario,
-  login: loginScenario, renew: renewScenario };
+  login: loginScenario, renew: renewScenario, recording: recordingScenario, dvr: dvrScenario };
 
 run(async (browser) => {
   const context = await newContext(browser);

@@ -224,6 +224,40 @@ class TokenMode(StreamAuthBase):
         self.assertNotIn(b"vt=", body)
 
 
+class Recordings(StreamAuthBase):
+    """Recordings are watched by the same people as the live stream, with the same token."""
+
+    def test_recording_files_need_the_streams_token_and_the_playlist_carries_it(self):
+        self.start_stream(Env(self, extra=["stream.publish_keys=*:k1", "stream.record=cam1"]))
+        self.publish("cam1", seconds=5).wait(timeout=60)
+
+        def finished():
+            _, _, body = self.get("/api/v1/recordings")  # the listing is public, like the stream list
+            recs = [r for r in json.loads(body)["recordings"] if r["stream"] == "cam1" and r["mp4"]]
+            return recs[0] if recs else None
+        rec = wait_for(finished, timeout=60, interval=0.2, what="the finished recording")
+        now = int(time.time())
+        good = mint(self.key_file, ["view:cam1"], now + 600)
+        other = mint(self.key_file, ["view:cam2"], now + 600)
+        for path in (rec["playlist"], rec["mp4"]):
+            self.assert_refused(path, 401, "viewer token")
+            self.assert_refused(f"{path}?vt={other}", 403, "not for this stream")
+        code, headers, body = self.get(f"{rec['playlist']}?vt={good}")
+        self.assertEqual(code, 200, body)
+        uris = [line for line in body.decode().splitlines() if line and not line.startswith("#")]
+        uris += re.findall(r'URI="([^"]+)"', body.decode())
+        self.assertTrue(uris)
+        base = rec["playlist"].rsplit("/", 1)[0]
+        for uri in uris:
+            self.assertIn(f"vt={good}", uri)
+            code, _, _ = self.get(f"{base}/{uri}")
+            self.assertEqual(code, 200, uri)
+            self.assert_refused(f"{base}/{uri.split('?')[0]}", 401, "viewer token")
+        code, _, data = self.get(f"{rec['mp4']}?vt={good}")
+        self.assertEqual(code, 200)
+        self.assertEqual(data[4:8], b"ftyp")
+
+
 class OpenMode(StreamAuthBase):
     def test_open_mode_plays_without_token(self):
         self.start_stream(Env(self, extra=["stream.publish_keys=*:k1", "stream.viewers=open"]))

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import unittest
 
-from harness import SOURCE_DIR, Control, Env, run
+from harness import SOURCE_DIR, Control, Env, run, wait_for
 
 E2E = os.path.join(SOURCE_DIR, "tests", "e2e")
 FFMPEG = shutil.which("ffmpeg")
@@ -45,7 +45,7 @@ class LivePlayer(unittest.TestCase):
         if not os.path.exists(HLS_JS):
             self.fail(f"{HLS_JS} missing: run scripts/vendor.sh (make deps does)")
         # A short slate, so the offline test sees the page go from paused to offline quickly.
-        self.env = Env(self, extra=["stream.publish_keys=*:livekey", "stream.slate_max_s=8"])
+        self.env = Env(self, extra=["stream.publish_keys=*:livekey", "stream.slate_max_s=8", "stream.record=rec1"])
         # collab-stream must allow exactly the chatd origin, and chatd must name collab-stream's
         # port, so chatd's port is chosen first: held by a socket until chatd binds it.
         hold = socket.socket()
@@ -248,6 +248,38 @@ class LivePlayer(unittest.TestCase):
         self.assertEqual(r["names"], ["cam3"])
         self.assertEqual(r["href"], "/live/?s=cam3")
         self.assertTrue(r["url"].endswith("/live/?s=cam3"), r["url"])
+        self.assertEqual(r["state"], "live")
+
+    def test_recording_is_listed_and_plays_on_demand(self):
+        self.publish("rec1", seconds=5).wait(timeout=60)
+
+        def done():
+            code, _, body = self.stream.http("GET", "/api/v1/recordings")
+            recs = [r for r in json.loads(body)["recordings"] if r["stream"] == "rec1" and r["mp4"]]
+            return recs[0] if recs else None
+        rec = wait_for(done, timeout=60, interval=0.2, what="the finished recording")
+        r = self.browser("recording", "rec1", recording=rec["id"])
+        self.assert_clean(r)
+        self.assertEqual(r["state"], "recording")
+        self.assertGreater(r["played"]["to"] - r["played"]["from"], 1.5, r["played"])
+        self.assertAlmostEqual(r["duration"], rec["duration_s"], delta=1)
+        # Only the recording's page offers the MP4, with the viewer token, and it downloads.
+        self.assertFalse(r["listDownload"])
+        self.assertTrue(r["pageDownload"].startswith(f"{self.stream_url}{rec['mp4']}?download=1&vt="), r["pageDownload"])
+        self.assertEqual(r["downloadStatus"], 200)
+        self.assertTrue(r["recBadge"])
+        self.assertFalse(r["badge"])
+        self.assertEqual(r["title"], "Recording of rec1")
+
+    def test_back_to_live_after_seeking_back(self):
+        self.publish("cam6")
+        r = self.browser("dvr", "cam6")
+        self.assert_clean(r)
+        self.assertFalse(r["atEdge"])
+        self.assertGreater(r["behind"], 5, r)
+        self.assertRegex(r["behindText"], r"Back to live\s+\d+ s behind live")
+        self.assertGreater(r["stillBehind"], 4, r)
+        self.assertLess(r["after"], 3, r)
         self.assertEqual(r["state"], "live")
 
 

@@ -6,9 +6,13 @@
 // token unless the stream is open. Without a login the page shows a link to the chat app and
 // keeps checking, so it starts by itself once the viewer has logged in. Before the token
 // expires it asks for a new URL and switches the player to it without a page reload.
+// With a DVR window a viewer may seek back; a "back to live" button then returns to the edge.
+// Recordings are listed under the streams (and under a stream's player); ?s=NAME&rec=ID plays one
+// on demand, with its MP4 as a download link.
 // Nothing is stored in the browser beyond the language choice (i18n.js).
 import { initI18n, applyI18n, setLang, getLang, onLangChange, t, formatNumber } from '../i18n.js';
-import { NAME_RE, HttpError, streamBase, watchUrl, listStreams, streamInfo, isPlayable, playlistReady } from './streams.js';
+import { NAME_RE, RECORDING_ID_RE, HttpError, streamBase, watchUrl, listStreams, streamInfo, isPlayable, playlistReady,
+  listRecordings, recordingUrl } from './streams.js';
 import { LivePlayer, GONE, DENIED, engine } from './player.js';
 
 const BACKOFF_S = [1, 2, 4, 8, 15]; // waits between checks of a stream that is not live (last one repeats)
@@ -16,6 +20,8 @@ const POLL_MS = 5000;               // viewer count and live flag while playing;
 const MAX_WARNINGS = 50;
 const RENEW_BEFORE_MS = 10 * 60 * 1000; // a new watch URL this long before the token expires
 const RENEW_RETRY_MS = 30000;           // after a failed renewal, while the old token still works
+const RECORDINGS_POLL_MS = 15000;
+const BEHIND_S = 3;                 // further behind the live edge than this shows "back to live"
 
 // For the browser tests and for a curious operator's console.
 const L = (window.__collabLive = { state: 'loading', latencyMs: null, viewers: null, engine: null, stream: null,
@@ -37,6 +43,7 @@ let viewers = null;
 let lastList = null;
 let watch = null;   // {url, exp}: what chatd said to play (exp in ms, null for an open stream)
 let renewTimer = 0;
+let recId = null;
 
 function setState(state, key, vars) {
   L.state = state;
@@ -55,6 +62,67 @@ function render() {
   renderTick();
 }
 
+function formatDuration(s) {
+  const n = Math.max(0, Math.round(Number(s) || 0));
+  const h = Math.floor(n / 3600), m = Math.floor((n % 3600) / 60), sec = n % 60;
+  const mm = h ? String(m).padStart(2, '0') : String(m);
+  return `${h ? `${h}:` : ''}${mm}:${String(sec).padStart(2, '0')}`;
+}
+
+function formatWhen(iso) {
+  const d = new Date(iso);
+  if (!Number.isFinite(d.getTime())) return '';
+  return new Intl.DateTimeFormat(getLang(), { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+}
+
+// One list of recordings (all streams on the list page, one stream under its player).
+function renderRecordings(ul, items, withStream) {
+  ul.replaceChildren();
+  for (const r of items) {
+    if (!r || !NAME_RE.test(String(r.stream)) || !RECORDING_ID_RE.test(String(r.id))) continue;
+    const li = el('li', 'recording-item');
+    li.dataset.recording = `${r.stream}/${r.id}`;
+    if (withStream) li.append(el('strong', 'stream', r.stream));
+    li.append(el('span', 'when', formatWhen(r.started_at)));
+    li.append(el('span', 'duration', formatDuration(r.duration_s)));
+    if (r.state === 'recording') li.append(el('span', 'badge', t('live.recording_now')));
+    if (r.playlist) {
+      const a = el('a', 'play-recording', t('live.play_recording'));
+      a.href = `/live/?s=${encodeURIComponent(r.stream)}&rec=${encodeURIComponent(r.id)}`;
+      li.append(a);
+    }
+    // The MP4 is offered on the recording's own page, where its link carries the viewer token.
+    ul.append(li);
+  }
+}
+
+let lastRecordings = null;
+
+async function refreshRecordings() {
+  try {
+    lastRecordings = await listRecordings(base);
+    L.recordings = lastRecordings.length;
+  } catch (e) {
+    warn(`recordings: ${e.message}`);
+    lastRecordings = null;
+  }
+  renderAllRecordings();
+  setTimeout(refreshRecordings, RECORDINGS_POLL_MS);
+}
+
+function renderAllRecordings() {
+  const items = lastRecordings || [];
+  if (name === null) {
+    $('recordings').hidden = lastRecordings === null;
+    $('recordings-empty').hidden = items.length > 0;
+    renderRecordings($('recording-list'), items, true);
+  } else {
+    const mine = items.filter((r) => r && r.stream === name && r.id !== recId);
+    $('stream-recordings').hidden = mine.length === 0;
+    renderRecordings($('stream-recording-list'), mine, false);
+  }
+}
+
 // Once a second: the latency readout and the countdown to the next check.
 function renderTick() {
   if (name === null) return;
@@ -64,6 +132,11 @@ function renderTick() {
   el.textContent = ms === null ? '' : t('live.latency', { s: (ms / 1000).toFixed(1) });
   el.dataset.ms = ms === null ? '' : String(Math.round(ms));
   if (ms !== null) L.latencyReadouts = (L.latencyReadouts || 0) + 1;  // for tests: a fresh reading
+  const behind = player ? player.behindS() : 0;
+  L.behindS = behind;
+  const far = L.state === 'live' && behind > BEHIND_S;
+  $('go-live').hidden = !far;
+  $('behind').textContent = far ? t('live.behind', { s: Math.round(behind) }) : '';
   const left = Math.ceil((retryAt - Date.now()) / 1000);
   $('retry').textContent = L.state !== 'live' && retryAt && left > 0 ? t('live.retry_in', { n: left }) : '';
 }
@@ -247,6 +320,60 @@ async function check() {
   schedule(POLL_MS);
 }
 
+async function openRecording() {
+  $('player-view').hidden = false;
+  $('stream-name').textContent = t('live.recording_title', { name });
+  document.title = `${name} ${recId} — collab live`;
+  L.stream = name;
+  L.recording = recId;
+  if (!NAME_RE.test(name) || !RECORDING_ID_RE.test(recId)) return setState('error', 'live.bad_name');
+  if (!engine($('video'))) return setState('error', 'live.no_player');
+  if (!base) return setState('error', 'live.no_config');
+  let rec = null;
+  try {
+    rec = (await listRecordings(base)).find((r) => r && r.stream === name && r.id === recId) || null;
+  } catch (e) {
+    warn(`recordings: ${e.message}`);
+    return setState('error', 'live.unreachable');
+  }
+  if (!rec || !recordingUrl(base, rec.playlist)) return setState('error', 'live.recording_missing');
+  // Recordings are for the same viewers as the live stream: the stream's viewer token ('' when
+  // the stream is open) goes on the playlist URL and the server puts it on every URI inside.
+  let vt = '';
+  try {
+    const w = await watchUrl(name);
+    vt = new URL(w.url, location.href).searchParams.get('vt') || '';
+  } catch (e) {
+    if (e instanceof HttpError && e.status === 401) return setState('login', 'live.login_required');
+    warn(`watch: ${e.message}`);
+    return setState('error', 'live.error', { msg: e.message });
+  }
+  const withVt = (u) => (vt ? `${u}${u.includes('?') ? '&' : '?'}vt=${encodeURIComponent(vt)}` : u);
+  const url = withVt(recordingUrl(base, rec.playlist));
+  $('rec-badge').hidden = false;
+  const mp4 = recordingUrl(base, rec.mp4);
+  if (mp4) {
+    $('download').href = withVt(`${mp4}?download=1`);
+    $('download').hidden = false;
+  }
+  const p = new LivePlayer($('video'), url, {
+    onPlaying: () => { if (player === p) setState('recording', 'live.playing'); },
+    onWarning: warn,
+    onStop: (reason, detail) => {
+      if (player !== p) return;
+      player = null;
+      if (reason === GONE) return setState('error', 'live.recording_missing');
+      L.errors.push(`player: ${detail}`);
+      setState('error', 'live.error', { msg: detail });
+    },
+  }, { vod: true });
+  player = p;
+  L.engine = engine($('video'));
+  setState('loading', 'live.connecting');
+  p.start();
+  refreshRecordings();
+}
+
 function openPlayer() {
   $('player-view').hidden = false;
   $('stream-name').textContent = name;
@@ -260,7 +387,9 @@ function openPlayer() {
   const again = () => { if (L.state === 'login' && document.visibilityState === 'visible') check(); };
   document.addEventListener('visibilitychange', again);
   window.addEventListener('focus', again);
+  $('go-live').addEventListener('click', () => { if (player) player.goLive(); renderTick(); });
   check();
+  refreshRecordings();
 }
 
 // ---------------------------------------------------------------- list
@@ -298,6 +427,10 @@ async function refreshList() {
     retries = 0;
     setState('list');
     timer = setTimeout(refreshList, POLL_MS);
+    if (lastRecordings === null && !recordingsStarted) {
+      recordingsStarted = true;
+      refreshRecordings();
+    }
   } catch (e) {
     warn(`stream list: ${e.message}`);
     $('list-error').hidden = false;
@@ -305,6 +438,8 @@ async function refreshList() {
     timer = setTimeout(refreshList, BACKOFF_S[Math.min(retries++, BACKOFF_S.length - 1)] * 1000);
   }
 }
+
+let recordingsStarted = false;
 
 function openList() {
   $('list-view').hidden = false;
@@ -324,15 +459,18 @@ async function main() {
   const sel = $('lang-select');
   sel.value = getLang();
   sel.addEventListener('change', () => setLang(sel.value));
-  onLangChange(() => { sel.value = getLang(); render(); });
+  onLangChange(() => { sel.value = getLang(); render(); renderAllRecordings(); });
 
-  name = new URLSearchParams(location.search).get('s');
+  const params = new URLSearchParams(location.search);
+  name = params.get('s');
+  recId = name === null ? null : params.get('rec');
   try {
     base = await streamBase();
   } catch (e) {
     L.errors.push(`config: ${e.message}`);
   }
   if (name === null) openList();
+  else if (recId !== null) openRecording();
   else openPlayer();
 }
 

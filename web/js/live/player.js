@@ -2,6 +2,8 @@
 // low-latency mode where MSE exists, the browser's own HLS otherwise. It reports what happens
 // (playing, gone, fatal error) to its owner and measures latency from EXT-X-PROGRAM-DATE-TIME;
 // it deliberately does not decide when to retry or what the page shows: that is app.js.
+// With {vod: true} it plays a recording instead (no low-latency mode, no catching up). With a DVR
+// window the viewer may seek back; the player then stays there until goLive().
 
 // Why a player stopped: the playlist is not there (stream not live), the stream server refused
 // the URL's viewer token (expired, key changed: get a new URL), or something else broke.
@@ -23,10 +25,12 @@ export function engine(video) {
 
 export class LivePlayer {
   // handlers: onPlaying(), onStop(reason, detail), onWarning(detail)
-  constructor(video, url, handlers) {
+  constructor(video, url, handlers, options = {}) {
     this.video = video;
     this.url = url;
     this.h = handlers;
+    this.vod = !!options.vod;
+    this.userBehind = false; // the viewer seeked back into the DVR window
     this.hls = null;
     this.engine = null;
     this.stopped = false;
@@ -56,6 +60,28 @@ export class LivePlayer {
   startHls(Hls) {
     // No liveSyncDuration/liveSyncDurationCount: with lowLatencyMode hls.js then targets the
     // playlist's PART-HOLD-BACK, which the server derives from its part length.
+    if (this.vod) {
+      const hls = new Hls({ lowLatencyMode: false, enableWorker: true, manifestLoadingMaxRetry: 2, fragLoadingMaxRetry: 4 });
+      this.hls = hls;
+      hls.on(Hls.Events.MANIFEST_PARSED, () => this.play());
+      hls.on(Hls.Events.ERROR, (_e, data) => {
+        if (this.stopped) return;
+        const detail = `${data.type}/${data.details}${data.response && data.response.code ? ` (HTTP ${data.response.code})` : ''}`;
+        if (!data.fatal) return this.h.onWarning(detail);
+        const status = data.response && data.response.code;
+        this.stop(status === 404 || status === 410 ? GONE : FAILED, detail);
+      });
+      hls.attachMedia(this.video);
+      hls.loadSource(this.url);
+      return;
+    }
+    // A seek well behind the live edge is the viewer's choice (DVR): do not pull them back.
+    this.listen('seeking', () => {
+      // Our own jumps to the live position are not the viewer's.
+      if (this.jumpTarget !== undefined && Math.abs(this.video.currentTime - this.jumpTarget) < 0.5) return;
+      const edge = this.liveEdge();
+      this.userBehind = edge !== null && edge - this.video.currentTime > 3;
+    });
     const hls = new Hls({
       lowLatencyMode: true,
       enableWorker: true,
@@ -101,9 +127,10 @@ export class LivePlayer {
     this.catchUp = setInterval(() => {
       const v = this.video;
       const t = hls.targetLatency, l = hls.latency, pos = hls.liveSyncPosition;
+      if (this.userBehind) return;
       if (!t || !l || !pos || l - t <= 0.25 || performance.now() - lastJump < 3000 || !v.buffered.length) return;
       if (pos >= v.buffered.end(v.buffered.length - 1) || pos <= v.currentTime) return;
-      v.currentTime = pos;
+      this.seekTo(pos);
       lastJump = performance.now();
     }, 250);
   }
@@ -121,6 +148,35 @@ export class LivePlayer {
     }
   }
 
+  seekTo(pos) {
+    this.jumpTarget = pos;
+    this.video.currentTime = pos;
+  }
+
+  // Where live playback should be (media time), or null before the playlist is known.
+  liveEdge() {
+    if (this.hls) {
+      const pos = this.hls.liveSyncPosition;
+      return Number.isFinite(pos) && pos > 0 ? pos : null;
+    }
+    const s = this.video.seekable;
+    return s && s.length ? s.end(s.length - 1) : null;
+  }
+
+  // Seconds behind the live edge (DVR), or 0 when at the edge or playing a recording.
+  behindS() {
+    if (this.vod || this.stopped || this.video.readyState < 2) return 0;
+    const edge = this.liveEdge();
+    return edge === null ? 0 : Math.max(0, edge - this.video.currentTime);
+  }
+
+  goLive() {
+    const edge = this.liveEdge();
+    this.userBehind = false;
+    if (edge !== null) this.seekTo(edge);
+    this.play();
+  }
+
   play() {
     const p = this.video.play();
     // Refused autoplay (unmuted by the user, strict policy) leaves the native controls to start it.
@@ -135,7 +191,7 @@ export class LivePlayer {
   // Wall-clock time of the frame on screen minus now, in ms, from EXT-X-PROGRAM-DATE-TIME; null
   // before the first frame or when the stream carries no program date-time.
   latencyMs() {
-    if (this.stopped || this.video.readyState < 2) return null;
+    if (this.vod || this.stopped || this.video.readyState < 2) return null;
     let shown = null;
     if (this.hls) {
       const d = this.hls.playingDate;

@@ -4,7 +4,8 @@
 // URL to play from chatd's GET /api/v1/streams/NAME/watch (same origin, the session cookie):
 // signed with a viewer token (?vt=, shared by every viewer in a 6-hour bucket) unless the stream
 // is open. No cookie or other credential goes to the stream server; the token is in the URL.
-// It deliberately does not cache: every call asks the server.
+// Recordings are listed by GET {stream_url}/api/v1/recordings the same way. It deliberately does
+// not cache: every call asks the server.
 
 // Stream names as collab-stream accepts them (letters, digits, _ and -, up to 64).
 export const NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -60,6 +61,20 @@ export async function playlistReady(url, plain) {
   let listed = 0;
   for (const m of text.matchAll(/^#EXTINF:([\d.]+)/gm)) listed += Number(m[1]);
   return target > 0 && listed > 0 && (!plain || listed >= 3 * target);
+}
+
+// Recording ids as collab-stream makes them: UTC start time, maybe with -N.
+export const RECORDING_ID_RE = /^\d{8}T\d{6}Z(-\d{1,3})?$/;
+
+// [{stream, id, started_at, duration_s, bytes, state, playlist, mp4}], newest first.
+export async function listRecordings(base) {
+  const body = await getJson(`${base}/api/v1/recordings`, 'omit');
+  return Array.isArray(body && body.recordings) ? body.recordings : [];
+}
+
+// An absolute URL for a path the server listed (playlist or mp4); null for anything else.
+export function recordingUrl(base, path) {
+  return typeof path === 'string' && path.startsWith('/recordings/') ? `${base}${path}` : null;
 }
 
 // A stream can be played once it is live and its packager has produced media.
