@@ -176,17 +176,28 @@ async function fanout(server, P, clients, size) {
   const lat = new Float64Array(n * receivers);
   const remaining = new Int32Array(n);
   const sentAt = new Float64Array(n);
+  // One flag per (message, receiver): a second copy of a message is counted as a duplicate, not
+  // as a delivery, so it cannot hide a message another receiver never got.
+  const seen = new Uint8Array(n * receivers);
   let got = 0;
+  let duplicates = 0;
   let complete = 0; // messages every receiver has
   let oldest = 0; // index of the oldest message not yet complete
-  for (const i of ids.slice(1)) {
-    clients[i].onBench = (r, seq, t) => {
+  ids.slice(1).forEach((i, r) => {
+    clients[i].onBench = (room, seq, t) => {
       const k = seq - first;
-      if (k < 0 || k >= n || remaining[k] <= 0) return;
-      lat[got++] = nowUs() - t;
+      if (k < 0 || k >= n) return;
+      const at = nowUs();
+      const slot = k * receivers + r;
+      if (seen[slot]) {
+        duplicates++;
+        return;
+      }
+      seen[slot] = 1;
+      lat[got++] = at - t;
       if (--remaining[k] === 0) complete++;
     };
-  }
+  });
   const cpu0 = treeCpuSeconds(server.pid);
   const self0 = selfCpuSeconds();
   const t0 = performance.now();
@@ -230,6 +241,7 @@ async function fanout(server, P, clients, size) {
     delivered: got,
     expected,
     lost: expected - got,
+    duplicates,
     p50_ms: s.p50,
     p99_ms: s.p99,
     max_ms: s.max,
@@ -237,6 +249,7 @@ async function fanout(server, P, clients, size) {
     server_cpu_s: cpu,
     server_cores: cpu / wall,
     loadgen_cores: selfCpu / wall,
+    loadgen_us_per_delivery: got ? (selfCpu * 1e6) / got : NaN,
   };
 }
 
@@ -313,6 +326,7 @@ async function saturate(server, P, clients, size) {
     server_cores: cpu / wall,
     deliveries_per_core_s: cpu > 0 ? (d1 - d0) / cpu : NaN,
     loadgen_cores: selfCpu / wall,
+    loadgen_us_per_delivery: d1 > d0 ? (selfCpu * 1e6) / (d1 - d0) : NaN,
     lost_after_drain: lost,
     stalled,
   };
@@ -509,7 +523,7 @@ function report(results, o, P) {
     cells.push((target || '').padStart(w));
     lines.push('  ' + label.padEnd(w0) + cells.join(''));
   };
-  lines.push(`bench/chat: ${o.quick ? 'QUICK sanity run' : 'full run'}; loopback; servers started by the benchmark; one Node ${process.version} load generator (ws, no compression)`);
+  lines.push(`bench/chat: ${o.quick ? 'QUICK sanity run' : 'full run'}; loopback; servers started by the benchmark; one Node ${process.version} load generator (WebSocket on raw sockets, lib/wsraw.mjs; no compression)`);
   lines.push(`servers: ${results.map((r) => (r.name === 'collab' ? 'collab-chatd' : r.name === 'prosody' ? 'prosody 0.12' : 'ejabberd 23.01')).join(', ')}; ratios are collab/peer`);
   for (const r of results) lines.push(`  durability ${r.name}: ${r.durability}`);
   for (const r of results) for (const [k, e] of Object.entries(r.errors || {})) lines.push(`  FAILED ${r.name} ${k}: ${e}`);
@@ -528,6 +542,8 @@ function report(results, o, P) {
       row(`not delivered ${P.drainSeconds} s after the last send`, (r) => f(r)?.lost, fmtInt, '0', false);
       row('server CPU cores busy', (r) => f(r)?.server_cores, (v) => fmt(v, 2), '', false);
       row('load generator cores busy', (r) => f(r)?.loadgen_cores, (v) => fmt(v, 2), '', false);
+      row('load generator CPU us per delivery', (r) => f(r)?.loadgen_us_per_delivery, (v) => fmt(v, 1), '', false);
+      row('deliveries received twice', (r) => f(r)?.duplicates, fmtInt, '0', false);
     });
   }
   if (o.scenarios.includes('saturate')) {
@@ -539,6 +555,7 @@ function report(results, o, P) {
     row('deliveries per server CPU second', (r) => f(r)?.deliveries_per_core_s, fmtInt);
     row('server CPU cores busy', (r) => f(r)?.server_cores, (v) => fmt(v, 2), '', false);
     row('load generator cores busy', (r) => f(r)?.loadgen_cores, (v) => fmt(v, 2), '', false);
+    row('load generator CPU us per delivery', (r) => f(r)?.loadgen_us_per_delivery, (v) => fmt(v, 1), '', false);
     row(`not delivered ${P.drainSeconds} s after the end`, (r) => f(r)?.lost_after_drain, fmtInt, '0', false);
   }
   if (o.scenarios.includes('ingest')) {
@@ -597,6 +614,7 @@ function sanityFailures(results, quick) {
     if (!quick && r.name !== 'collab') continue;
     for (const f of (r.fanout || []).filter(Boolean)) {
       if (f.lost) bad.push(`${r.name}: fan-out ${f.members} lost ${f.lost} deliveries`);
+      if (f.duplicates) bad.push(`${r.name}: fan-out ${f.members} delivered ${f.duplicates} messages twice`);
       if (f.fell_behind) bad.push(`${r.name}: fan-out ${f.members} fell behind the sending rate`);
     }
     if (r.saturate && (r.saturate.lost_after_drain || r.saturate.stalled)) bad.push(`${r.name}: saturating fan-out lost or stalled`);

@@ -2,7 +2,7 @@
 // with a versioned hello) for setting up users, rooms and session tokens, and the realtime
 // WebSocket (/api/v1/ws) for posting and receiving messages. Only what the benchmark needs.
 import net from 'node:net';
-import WebSocket from 'ws';
+import { RawWebSocket, indexIn, parseStamp, stamp } from './wsraw.mjs';
 
 export class ControlClient {
   constructor(path) {
@@ -73,8 +73,10 @@ export class ControlClient {
 }
 
 let postCounter = 0;
-const BENCH_TEXT = /"text":"bench (\d+) (\d+)"/;
-const CLIENT_ID = /"client_id":"(b\d+)"/;
+const TYPE_MESSAGE = Buffer.from('"type":"message"');
+const BENCH_TEXT = Buffer.from('"text":"bench ');
+const TYPE_ACK = Buffer.from('"type":"ack"');
+const CLIENT_ID = Buffer.from('"client_id":"b');
 
 export class CollabClient {
   constructor({ url, user, token }) {
@@ -82,45 +84,25 @@ export class CollabClient {
     this.user = user;
     this.token = token;
     this.closed = false;
-    this.onBench = null; // (room, seq, sentUs) for bench messages in the user's rooms
+    this.onBench = null; // (room, seq, sentUs) for bench messages in the user's rooms; room is null
     this.onAck = null; // (room, seq, sentUs) when the server acknowledges this client's post
     this.onClose = null;
     this.onError = null; // an error frame (a refused post)
-    this.sent = new Map(); // client_id -> [seq, sentUs], to report the ack against the send time
+    this.sent = new Map(); // client_id number -> [seq, sentUs], to report the ack against the send time
   }
 
   async open() {
     const url = `${this.url}?token=${encodeURIComponent(this.token)}`;
-    this.ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 30000 });
+    this.ws = new RawWebSocket(url, { handshakeTimeoutMs: 30000 });
     let readyResolve;
     let readyReject;
     const ready = new Promise((res, rej) => {
       readyResolve = res;
       readyReject = rej;
     });
-    this.ws.on('message', (data) => {
-      const s = data.toString();
-      // Fast path for the two frames the load consists of, so the load generator spends as
-      // little per frame as it does for XMPP (a pattern, no full parse).
-      if (s.includes('"type":"message"')) {
-        const b = BENCH_TEXT.exec(s);
-        if (b && this.onBench) this.onBench(null, Number(b[1]), Number(b[2]));
-        return;
-      }
-      if (s.includes('"type":"ack"')) {
-        const c = CLIENT_ID.exec(s);
-        const e = c && this.sent.get(c[1]);
-        if (!e) return;
-        this.sent.delete(c[1]);
-        if (this.onAck) this.onAck(null, e[0], e[1]);
-        return;
-      }
-      let m;
-      try {
-        m = JSON.parse(s);
-      } catch {
-        return;
-      }
+    ready.catch(() => {}); // a failed handshake rejects open() itself; this one then goes unheard
+    // Frames other than the load's: only the ones the session setup waits for.
+    this.onOther = (m) => {
       switch (m.type) {
         case 'ready':
           readyResolve(m);
@@ -132,15 +114,48 @@ export class CollabClient {
         default:
           break;
       }
-    });
-    this.ws.on('close', () => {
+    };
+    this.ws.onMessage = (buf, s, e) => this.onFrame(buf, s, e);
+    this.ws.onClose = () => {
       this.closed = true;
       readyReject(new Error(`${this.user}: WebSocket closed before ready`));
       if (this.onClose) this.onClose();
-    });
-    this.ws.on('error', (e) => readyReject(e));
-    this.ws.on('open', () => this.ws.send(JSON.stringify({ type: 'hello', token: this.token })));
+    };
+    this.ws.onError = (e) => readyReject(e);
+    await this.ws.open();
+    this.ws.send(JSON.stringify({ type: 'hello', token: this.token }));
     await ready;
+  }
+
+  // Fast path for the two frames the load consists of: the stamp or client_id is read from the
+  // bytes and no string is built (the same receive path as for XMPP; see wsraw.mjs).
+  onFrame(buf, s, e) {
+    if (indexIn(buf, TYPE_MESSAGE, s, e) >= 0) {
+      const b = indexIn(buf, BENCH_TEXT, s, e);
+      const q = b >= 0 ? parseStamp(buf, b + BENCH_TEXT.length, e) : -1;
+      if (q >= 0 && buf[q] === 0x22 && this.onBench) this.onBench(null, stamp.seq, stamp.sentUs);
+      return;
+    }
+    if (indexIn(buf, TYPE_ACK, s, e) >= 0) {
+      const c = indexIn(buf, CLIENT_ID, s, e);
+      if (c < 0) return;
+      let id = 0;
+      let q = c + CLIENT_ID.length;
+      while (q < e && buf[q] >= 0x30 && buf[q] <= 0x39) id = id * 10 + (buf[q++] - 0x30);
+      if (q === c + CLIENT_ID.length || buf[q] !== 0x22) return;
+      const entry = this.sent.get(id);
+      if (!entry) return;
+      this.sent.delete(id);
+      if (this.onAck) this.onAck(null, entry[0], entry[1]);
+      return;
+    }
+    let m;
+    try {
+      m = JSON.parse(buf.toString('utf8', s, e));
+    } catch {
+      return;
+    }
+    if (this.onOther) this.onOther(m);
   }
 
   async join() {
@@ -149,8 +164,9 @@ export class CollabClient {
 
   post(room, seq, sentUs) {
     // Unique per user for the whole run: a repeated client_id would be deduplicated, not stored.
-    const clientId = `b${++postCounter}`;
-    this.sent.set(clientId, [seq, sentUs]);
+    const n = ++postCounter;
+    const clientId = `b${n}`;
+    this.sent.set(n, [seq, sentUs]);
     this.ws.send(JSON.stringify({ type: 'post', room, text: `bench ${seq} ${sentUs}`, client_id: clientId }));
   }
 

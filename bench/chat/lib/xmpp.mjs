@@ -3,10 +3,15 @@
 // groupchat messages. It is enough for prosody and ejabberd on loopback without TLS; it is not a
 // general XMPP library (no TLS, no SCRAM, no stream management, no XML parser: each WebSocket
 // message is one complete stanza, matched with a few patterns).
-import WebSocket from 'ws';
+import { RawWebSocket, indexByte, indexIn, lastIndexIn, parseStamp, stamp, startsAt } from './wsraw.mjs';
 
 const FRAMING_NS = 'urn:ietf:params:xml:ns:xmpp-framing';
-const BENCH_BODY = /<body>bench (\d+) (\d+)<\/body>/;
+const MESSAGE_OPEN = Buffer.from('<message');
+const BENCH_BODY = Buffer.from('<body>bench ');
+const BODY_END = Buffer.from('</body>');
+const TYPE_ATTR = Buffer.from('type=');
+const FROM_ATTR = Buffer.from('from=');
+const ERROR = Buffer.from('error');
 
 function xmlEscape(s) {
   return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]);
@@ -24,9 +29,9 @@ export class XmppClient {
     this.ws = null;
     this.waiters = [];
     this.closed = false;
-    // Called for every bench message from another occupant: (room, seq, sentUs).
+    // Called for every bench message from another occupant: (null, seq, sentUs): the room is not decoded.
     this.onBench = null;
-    // Called when the room reflects this client's own message (XEP-0045 echo): (room, seq, sentUs).
+    // Called when the room reflects this client's own message (XEP-0045 echo): (null, seq, sentUs).
     this.onAck = null;
     this.onClose = null;
     this.onError = null; // a message bounced with type="error"
@@ -34,20 +39,18 @@ export class XmppClient {
 
   // Connects and authenticates; resolves when the resource is bound (and initial presence sent).
   async open({ presence = true } = {}) {
-    this.ws = new WebSocket(this.url, ['xmpp'], { perMessageDeflate: false, handshakeTimeout: 30000 });
-    this.ws.on('message', (data) => this.onFrame(data.toString()));
-    this.ws.on('close', () => {
+    this.ws = new RawWebSocket(this.url, { protocol: 'xmpp', handshakeTimeoutMs: 30000 });
+    this.nickBytes = Buffer.from(this.nick);
+    this.ws.onMessage = (buf, s, e) => this.onFrame(buf, s, e);
+    this.ws.onClose = () => {
       this.closed = true;
       for (const w of this.waiters.splice(0)) w.reject(new Error(`${this.user}: connection closed`));
       if (this.onClose) this.onClose();
-    });
-    this.ws.on('error', (e) => {
+    };
+    this.ws.onError = (e) => {
       for (const w of this.waiters.splice(0)) w.reject(e);
-    });
-    await new Promise((resolve, reject) => {
-      this.ws.once('open', resolve);
-      this.ws.once('error', reject);
-    });
+    };
+    await this.ws.open();
     const openFrame = `<open xmlns="${FRAMING_NS}" to="${this.domain}" version="1.0"/>`;
     this.ws.send(openFrame);
     const f1 = await this.expect((s) => s.includes('mechanisms'), 'stream features');
@@ -91,29 +94,45 @@ export class XmppClient {
     });
   }
 
-  onFrame(s) {
-    if (s.startsWith('<message')) {
-      if (/^<message[^>]*type=["']error["']/.test(s)) {
-        if (this.onError) this.onError(s);
+  // One WebSocket message is one stanza (RFC 7395). Bench messages are read from the bytes
+  // (stamp, and whether the occupant nick in `from` is ours: the room's echo of our own post);
+  // only other stanzas become strings, for the waiters of the setup steps. The room is not
+  // decoded (null): each session takes part in one measured room at a time.
+  onFrame(buf, start, end) {
+    if (end - start > MESSAGE_OPEN.length && indexIn(buf, MESSAGE_OPEN, start, start + MESSAGE_OPEN.length) === start) {
+      // One pass over the start tag for its end and the two attributes that matter.
+      let typeAt = -1;
+      let fromAt = -1;
+      let tagEnd = end;
+      for (let i = start + MESSAGE_OPEN.length; i < end; i++) {
+        const c = buf[i];
+        if (c === 0x3e) {
+          tagEnd = i;
+          break;
+        }
+        if (c !== 0x20) continue;
+        if (typeAt < 0 && startsAt(buf, TYPE_ATTR, i + 1, end)) typeAt = i + 1 + TYPE_ATTR.length;
+        else if (fromAt < 0 && startsAt(buf, FROM_ATTR, i + 1, end)) fromAt = i + 1 + FROM_ATTR.length;
+      }
+      if (typeAt >= 0 && startsAt(buf, ERROR, typeAt + 1, tagEnd) && buf[typeAt + 1 + ERROR.length] === buf[typeAt]) {
+        if (this.onError) this.onError(buf.toString('utf8', start, end));
         return;
       }
-      const m = BENCH_BODY.exec(s);
-      if (m) {
-        const from = /from=["']([^"']*)["']/.exec(s);
-        const jid = from ? from[1] : '';
-        const slash = jid.indexOf('/');
-        const room = jid.slice(0, slash < 0 ? jid.length : slash);
-        const nick = slash < 0 ? '' : jid.slice(slash + 1);
-        const seq = Number(m[1]);
-        const t = Number(m[2]);
-        if (nick === this.nick) {
-          if (this.onAck) this.onAck(room, seq, t);
+      // The body is at the end of the stanza (after ejabberd's stanza-id): search backwards.
+      const b = lastIndexIn(buf, BENCH_BODY, tagEnd, end);
+      const q = b >= 0 ? parseStamp(buf, b + BENCH_BODY.length, end) : -1;
+      if (q >= 0 && startsAt(buf, BODY_END, q, end)) {
+        const seq = stamp.seq;
+        const t = stamp.sentUs;
+        if (this.fromSelf(buf, fromAt, tagEnd)) {
+          if (this.onAck) this.onAck(null, seq, t);
         } else if (this.onBench) {
-          this.onBench(room, seq, t);
+          this.onBench(null, seq, t);
         }
         return;
       }
     }
+    const s = buf.toString('utf8', start, end);
     for (let i = 0; i < this.waiters.length; i++) {
       if (this.waiters[i].pred(s)) {
         const [w] = this.waiters.splice(i, 1);
@@ -121,6 +140,19 @@ export class XmppClient {
         return;
       }
     }
+  }
+
+  // Whether the from attribute (its quote at buf[at], -1: none) is room@service/NICK with our nick.
+  fromSelf(buf, at, tagEnd) {
+    if (at < 0) return false;
+    const quote = buf[at];
+    if (quote !== 0x22 && quote !== 0x27) return false;
+    const ve = indexByte(buf, quote, at + 1, tagEnd);
+    if (ve < 0) return false;
+    const slash = indexByte(buf, 0x2f, at + 1, ve);
+    if (slash < 0) return false;
+    const n = this.nickBytes;
+    return ve - slash - 1 === n.length && startsAt(buf, n, slash + 1, ve);
   }
 
   roomJid(room) {
