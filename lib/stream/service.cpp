@@ -4,6 +4,9 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <deque>
+#include <iterator>
 #include <list>
 #include <map>
 #include <set>
@@ -86,6 +89,9 @@ struct LiveStream {
   int64_t publish_started_wall_ms = 0;
   int64_t idle_since_ms = 0;  // monotonic
   uint64_t bytes_in = 0;
+  // Ingest bitrate over the last few seconds, from bytes_in sampled once a second.
+  std::deque<uint64_t> bytes_in_samples;
+  uint64_t bitrate_bps = 0;
   uint64_t sessions = 0;
   uint64_t media_errors = 0;
   uint64_t parts_seen = 0;
@@ -105,6 +111,21 @@ struct Waiter {
   int64_t deadline_ms = 0;
   std::string vt;    // the viewer token the request carried (accepted), for the playlist's URIs
   int64_t vt_exp = 0;  // its exp; 0 for an open stream
+  int64_t held_since_ms = 0;  // monotonic, set when the request is held
+};
+
+// How long held requests waited for their part (Prometheus histogram, seconds): with blocking
+// reload a player's next playlist or part arrives about one part time after it asked.
+constexpr double kHoldBuckets[] = {0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5};
+struct HoldHistogram {
+  uint64_t buckets[std::size(kHoldBuckets)] = {};
+  uint64_t count = 0;
+  double sum = 0;
+  void Observe(double s) {
+    for (size_t i = 0; i < std::size(kHoldBuckets); ++i) buckets[i] += s <= kHoldBuckets[i];
+    ++count;
+    sum += s;
+  }
 };
 
 class Service final : public daemon::Service {
@@ -425,9 +446,14 @@ class Service final : public daemon::Service {
     parts_total_ += parts - s.parts_seen;
     s.parts_seen = parts;
     FeedRecorder(s);
+    int64_t now = base::MonotonicMs();
     for (auto it = waiters_.begin(); it != waiters_.end();) {
-      if (it->stream == s.name && TryAnswer(s, *it)) it = waiters_.erase(it);
-      else ++it;
+      if (it->stream == s.name && TryAnswer(s, *it)) {
+        (it->playlist ? held_playlists_ : held_parts_).Observe(static_cast<double>(now - it->held_since_ms) / 1000.0);
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
     }
   }
 
@@ -720,6 +746,7 @@ class Service final : public daemon::Service {
       return;
     }
     ++blocked_total_;
+    w.held_since_ms = base::MonotonicMs();
     waiters_.push_back(std::move(w));
   }
 
@@ -813,6 +840,10 @@ class Service final : public daemon::Service {
     // Once a second: forget idle streams and stale viewers.
     for (auto it = streams_.begin(); it != streams_.end();) {
       LiveStream& s = *it->second;
+      s.bytes_in_samples.push_back(s.bytes_in);
+      if (s.bytes_in_samples.size() > 6) s.bytes_in_samples.pop_front();
+      size_t spans = s.bytes_in_samples.size() - 1;
+      s.bitrate_bps = spans ? (s.bytes_in_samples.back() - s.bytes_in_samples.front()) * 8 / spans : 0;
       int64_t window = 3LL * s.packager->target_duration_s() * 1000 + 2000;
       for (auto v = s.viewers.begin(); v != s.viewers.end();) v = now - v->second > window ? s.viewers.erase(v) : std::next(v);
       if (s.publisher == 0 && now - s.idle_since_ms > idle_keep_ms_) {
@@ -897,6 +928,31 @@ class Service final : public daemon::Service {
     metric("collab_stream_blocked_requests_total", "counter", "Requests that were held.", blocked_total_);
     metric("collab_stream_blocked_timeouts_total", "counter", "Held requests answered 503.", timed_out_total_);
     metric("collab_stream_publish_refused_total", "counter", "Publish attempts refused.", refused_total_);
+    // Per stream: what an operator watches during an event. Names are [A-Za-z0-9_-]: no escaping.
+    o += "# HELP collab_stream_stream_ingest_bitrate_bps Publisher's audio+video bitrate over the last seconds.\n"
+         "# TYPE collab_stream_stream_ingest_bitrate_bps gauge\n";
+    for (const auto& [n, s] : streams_)
+      o += "collab_stream_stream_ingest_bitrate_bps{stream=\"" + n + "\"} " + std::to_string(s->bitrate_bps) + "\n";
+    o += "# HELP collab_stream_stream_viewers Players of one stream that fetched its playlist recently (estimate).\n"
+         "# TYPE collab_stream_stream_viewers gauge\n";
+    for (const auto& [n, s] : streams_)
+      o += "collab_stream_stream_viewers{stream=\"" + n + "\"} " + std::to_string(s->viewers.size()) + "\n";
+    o += "# HELP collab_stream_held_seconds How long held requests (blocking playlist reloads, preload-hinted parts) "
+         "waited for their part.\n# TYPE collab_stream_held_seconds histogram\n";
+    for (auto [kind, h] : {std::pair<const char*, const HoldHistogram*>{"playlist", &held_playlists_}, {"part", &held_parts_}}) {
+      for (size_t i = 0; i < std::size(kHoldBuckets); ++i) {
+        char le[16];
+        std::snprintf(le, sizeof le, "%g", kHoldBuckets[i]);
+        o += std::string("collab_stream_held_seconds_bucket{kind=\"") + kind + "\",le=\"" + le + "\"} " +
+             std::to_string(h->buckets[i]) + "\n";
+      }
+      o += std::string("collab_stream_held_seconds_bucket{kind=\"") + kind + "\",le=\"+Inf\"} " +
+           std::to_string(h->count) + "\n";
+      char sum[32];
+      std::snprintf(sum, sizeof sum, "%.6f", h->sum);
+      o += std::string("collab_stream_held_seconds_sum{kind=\"") + kind + "\"} " + sum + "\n";
+      o += std::string("collab_stream_held_seconds_count{kind=\"") + kind + "\"} " + std::to_string(h->count) + "\n";
+    }
     o += "# HELP collab_stream_viewer_rejected_total Requests for /live/ refused for a missing, invalid, expired or "
          "other stream's viewer token.\n# TYPE collab_stream_viewer_rejected_total counter\n";
     for (auto reason : {ViewerAuth::Reason::kMissing, ViewerAuth::Reason::kInvalid, ViewerAuth::Reason::kExpired,
@@ -947,6 +1003,7 @@ class Service final : public daemon::Service {
   ViewerAuth viewer_auth_;
   std::array<uint64_t, 5> viewer_rejected_{};  // by ViewerAuth::Reason
   uint64_t bytes_in_total_ = 0, parts_total_ = 0, blocked_total_ = 0, timed_out_total_ = 0, refused_total_ = 0;
+  HoldHistogram held_playlists_, held_parts_;
 };
 
 }  // namespace

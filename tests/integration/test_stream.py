@@ -3,6 +3,7 @@ llhls_check), blocking playlist reload, publisher keys, reconnects, control verb
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -412,6 +413,25 @@ class Admin(StreamTest):
         for m in ("collab_stream_streams 1", "collab_stream_live_streams 1", "collab_stream_parts_total",
                   "collab_stream_ingest_bytes_total", "collab_stream_blocked_requests"):
             self.assertIn(m, text)
+        # A blocking reload for the next part is held, and its wait shows in the histogram.
+        _, _, pl_text = self.playlist("cam1")
+        msn, part = llhls_check.check(pl_text).last_part()
+        code, _, _ = self.get(f"/live/cam1/index.m3u8?_HLS_msn={msn}&_HLS_part={part + 1}")
+        self.assertEqual(code, 200)
+
+        def metrics():
+            text = self.get("/metrics")[2].decode()
+            return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(collab_stream_\S+) (\S+)$", text, re.M)}
+        # Per stream: the publisher's bitrate (a few seconds to fill the window) and its viewers.
+        m = wait_for(lambda: (lambda m: m if m.get('collab_stream_stream_ingest_bitrate_bps{stream="cam1"}', 0) > 10000
+                              else None)(metrics()), timeout=15, what="a bitrate for cam1")
+        self.assertGreaterEqual(m['collab_stream_stream_viewers{stream="cam1"}'], 1)
+        held = m['collab_stream_held_seconds_count{kind="playlist"}']
+        self.assertGreaterEqual(held, 1)
+        self.assertEqual(m['collab_stream_held_seconds_bucket{kind="playlist",le="+Inf"}'], held)
+        self.assertLess(m['collab_stream_held_seconds_sum{kind="playlist"}'] / held, 3)
+        buckets = [v for k, v in m.items() if k.startswith('collab_stream_held_seconds_bucket{kind="playlist"')]
+        self.assertEqual(buckets, sorted(buckets))  # cumulative
         reply = self.control("stream.kick", {"name": "cam1"})
         self.assertTrue(reply["ok"], reply)
         self.assertTrue(reply["result"]["kicked"])
