@@ -304,6 +304,46 @@ void AddStreamKeys(std::vector<KeyDef>& r) {
     };
     r.push_back(std::move(k));
   }
+  {
+    KeyDef k;
+    k.section = "stream";
+    k.name = "ladder";
+    k.type = KeyType::kStringList;
+    k.default_value = StringList{};
+    k.doc =
+        "ABR ladder: extra renditions encoded from the publisher's H.264 with libx264, as HEIGHTp:BITRATE "
+        "(e.g. [\"360p:800k\", \"180p:300k\"]; k or M); players get /live/NAME/master.m3u8; empty: passthrough only";
+    k.validate = [](const Value& v) -> std::string {
+      const StringList& list = std::get<StringList>(v);
+      if (list.size() > 6) return "has more than 6 rungs (each one costs an encoder per stream)";
+      std::vector<int64_t> heights;
+      for (const std::string& e : list) {
+        std::string bad = "has '" + internal::Printable(e) + "', which is not HEIGHTp:BITRATE like 360p:800k";
+        size_t p = e.find("p:");
+        if (p == std::string::npos || p == 0 || p > 4) return bad;
+        int64_t h = 0, rate = 0;
+        auto [hp, hec] = std::from_chars(e.data(), e.data() + p, h);
+        if (hec != std::errc() || hp != e.data() + p) return bad;
+        std::string b = e.substr(p + 2);
+        int64_t mult = 1;
+        if (!b.empty() && (b.back() == 'k' || b.back() == 'K')) mult = 1000;
+        if (!b.empty() && (b.back() == 'm' || b.back() == 'M')) mult = 1000000;
+        if (mult != 1) b.pop_back();
+        if (b.empty() || b.size() > 9) return bad;
+        auto [bp, bec] = std::from_chars(b.data(), b.data() + b.size(), rate);
+        if (bec != std::errc() || bp != b.data() + b.size()) return bad;
+        rate *= mult;
+        if (h < 72 || h > 2160 || h % 2 != 0)
+          return "has '" + internal::Printable(e) + "': height must be even, 72 to 2160";
+        if (rate < 50000 || rate > 50000000) return "has '" + internal::Printable(e) + "': bitrate must be 50k to 50M";
+        if (std::find(heights.begin(), heights.end(), h) != heights.end())
+          return "lists height " + std::to_string(h) + " twice";
+        heights.push_back(h);
+      }
+      return "";
+    };
+    r.push_back(std::move(k));
+  }
   r.push_back(OptionalPath("stream", "record_dir", "recordings of live streams; empty means <state_dir>/recordings"));
   r.push_back(Int("stream", "record_keep_days", 0,
                   "recordings older than this many days are deleted (checked hourly); 0: keep forever", 0, 36500));

@@ -18,13 +18,14 @@
 #include "lib/http/server.hpp"
 #include "lib/ipc/server.hpp"
 #include "lib/stream/flv.hpp"
+#include "lib/stream/ladder.hpp"
 #include "lib/stream/packager.hpp"
 #include "lib/stream/recorder.hpp"
 #include "lib/stream/rtmp_server.hpp"
 #include "lib/stream/slate.hpp"
 #include "lib/stream/srt_ingest.hpp"
-#include "lib/stream/whip_ingest.hpp"
 #include "lib/stream/viewer_auth.hpp"
+#include "lib/stream/whip_ingest.hpp"
 
 namespace collab::stream {
 
@@ -98,6 +99,13 @@ struct LiveStream {
   std::map<std::string, int64_t> viewers;  // peer ip + user agent -> last playlist request (monotonic)
   std::string recording;                   // id of the running recording, "" when none
   int64_t record_from_msn = 0;             // next segment the recording wants
+  // The source's codecs and frame rate as the publisher sends them, for the multivariant playlist.
+  std::string video_codec, audio_codec;
+  int width = 0, height = 0;
+  int64_t fps_first_ts = -1, fps_last_ts = 0, fps_frames = 0;
+  // Extra renditions (stream.ladder when the stream was made); null without one.
+  std::unique_ptr<Ladder> ladder;
+  uint64_t rung_parts_seen = 0;
 };
 
 struct Waiter {
@@ -112,6 +120,7 @@ struct Waiter {
   std::string vt;    // the viewer token the request carried (accepted), for the playlist's URIs
   int64_t vt_exp = 0;  // its exp; 0 for an open stream
   int64_t held_since_ms = 0;  // monotonic, set when the request is held
+  std::string rendition;      // "" for the source, else a ladder rung ("r360")
 };
 
 // How long held requests waited for their part (Prometheus histogram, seconds): with blocking
@@ -200,6 +209,8 @@ class Service final : public daemon::Service {
     http.Route("GET", "/live/{name}/{file}", [this](const http::Request& req, http::Responder respond) {
       ServeLive(req, std::move(respond));
     });
+    http.Route("GET", "/live/{name}/{rung}/{file}",
+               [this](const http::Request& req, http::Responder respond) { ServeLive(req, std::move(respond)); });
     http.Route("GET", "/api/v1/streams", [this](const http::Request& req, http::Responder respond) {
       http::Response r = http::Response::Json(200, ListJson());
       Cors(req.Header("origin"), r);
@@ -249,6 +260,7 @@ class Service final : public daemon::Service {
     // Recordings ended by the drain get their MP4 at the next start: no remux holds up a stop.
     if (recorder_) recorder_->DeferRemux();
     if (rtmp_) rtmp_->Close();  // ends every publish; the packagers flush their last part
+    for (auto& [n, s] : streams_) s->ladder.reset();  // joins the encoder threads while the loop runs
     srt_.reset();
     whip_.reset();  // ends every WHIP session
     whip_sockets_.reset();
@@ -305,6 +317,12 @@ class Service final : public daemon::Service {
     max_streams_ = static_cast<size_t>(cfg.GetInt("stream.max_streams"));
     slate_ = cfg.GetBool("stream.slate");
     slate_options_.max_ms = cfg.GetInt("stream.slate_max_s") * 1000;
+    // New streams only, like the packager options: a player's variants must not change under it.
+    auto ladder = ParseLadder(cfg.GetStringList("stream.ladder"));
+    if (ladder.ok())
+      ladder_ = std::move(*ladder);
+    else
+      LOG_WARN("%s", ladder.error().message.c_str());
   }
 
   // ---- ingest
@@ -372,6 +390,11 @@ class Service final : public daemon::Service {
       // HTTP caches (segments advance slower than seconds).
       po.first_sequence = base::WallClockMs() / 1000;
       s->packager = std::make_unique<Packager>(po);
+      // Same numbering and cut targets as the source, so a player switching rungs finds the
+      // same sequence numbers near the same times.
+      if (!ladder_.empty())
+        s->ladder =
+            std::make_unique<Ladder>(ctx_->loop(), req.name, ladder_, po, [this, sp = s.get()] { CheckProgress(*sp); });
       s->slate = std::make_unique<Slate>(req.name);
       s->created_wall_ms = base::WallClockMs();
       it = streams_.emplace(req.name, std::move(s)).first;
@@ -383,6 +406,9 @@ class Service final : public daemon::Service {
     ++s.sessions;
     s.slate->Stop(*s.packager, "the publisher is back");
     s.packager->BeginSession();
+    if (s.ladder) s.ladder->BeginSession();
+    s.fps_first_ts = -1;
+    s.fps_frames = 0;
     conn_stream_[conn] = req.name;
     if (ShouldRecord(s.name)) StartRecording(s);
     LOG_NOTICE("%s: %s publishes '%s'%s", Via(conn), ip.c_str(), req.name.c_str(),
@@ -406,11 +432,20 @@ class Service final : public daemon::Service {
     base::Status st = base::Ok();
     if (m.type == 9) {
       auto v = ParseFlvVideo(m.payload);
-      if (v.ok()) s->slate->ObserveVideo(*v);
+      if (v.ok()) {
+        s->slate->ObserveVideo(*v);
+        ObserveSource(*s, m.timestamp_ms, *v);
+        if (s->ladder) s->ladder->Video(m.timestamp_ms, *v);
+      }
       st = v.ok() ? s->packager->AddVideo(m.timestamp_ms, *v, wall) : base::Status(v.error());
     } else {
       auto a = ParseFlvAudio(m.payload);
-      if (a.ok()) s->slate->ObserveAudio(*a);
+      if (a.ok()) {
+        s->slate->ObserveAudio(*a);
+        if (a->kind == FlvAudio::Kind::kConfig)
+          if (auto cfg = ParseAacConfig(a->data); cfg.ok()) s->audio_codec = cfg->Codec();
+        if (s->ladder) s->ladder->Audio(m.timestamp_ms, *a);
+      }
       st = a.ok() ? s->packager->AddAudio(m.timestamp_ms, *a, wall) : base::Status(a.error());
     }
     if (!st.ok()) {
@@ -418,6 +453,22 @@ class Service final : public daemon::Service {
       if (s->media_errors++ < 5) LOG_WARN("stream '%s': %s", s->name.c_str(), st.error().message.c_str());
     }
     CheckProgress(*s);
+  }
+
+  // The source's codec, size and frame rate, as the multivariant playlist announces them.
+  static void ObserveSource(LiveStream& s, uint32_t ts_ms, const FlvVideo& v) {
+    if (v.kind == FlvVideo::Kind::kConfig) {
+      if (auto cfg = ParseAvcConfig(v.data); cfg.ok()) {
+        s.video_codec = cfg->Codec();
+        s.width = cfg->width;
+        s.height = cfg->height;
+      }
+      return;
+    }
+    if (v.kind != FlvVideo::Kind::kFrame) return;
+    if (s.fps_first_ts < 0) s.fps_first_ts = ts_ms;
+    s.fps_last_ts = ts_ms;
+    ++s.fps_frames;
   }
 
   void OnPublishEnd(uint64_t conn) {
@@ -429,6 +480,7 @@ class Service final : public daemon::Service {
     if (it == streams_.end() || it->second->publisher != conn) return;
     LiveStream& s = *it->second;
     s.packager->EndSession();
+    if (s.ladder) s.ladder->EndSession();  // rungs pause while the publisher is away (no slate)
     s.publisher = 0;
     s.idle_since_ms = base::MonotonicMs();
     // Kicked or dropped alike: viewers see the slate until a publisher (the same or another) comes.
@@ -442,10 +494,14 @@ class Service final : public daemon::Service {
 
   void CheckProgress(LiveStream& s) {
     uint64_t parts = s.packager->parts_produced();
-    if (parts == s.parts_seen) return;
-    parts_total_ += parts - s.parts_seen;
-    s.parts_seen = parts;
-    FeedRecorder(s);
+    uint64_t rung_parts = s.ladder ? s.ladder->parts_produced() : 0;
+    if (parts == s.parts_seen && rung_parts == s.rung_parts_seen) return;
+    s.rung_parts_seen = rung_parts;
+    if (parts != s.parts_seen) {
+      parts_total_ += parts - s.parts_seen;
+      s.parts_seen = parts;
+      FeedRecorder(s);
+    }
     int64_t now = base::MonotonicMs();
     for (auto it = waiters_.begin(); it != waiters_.end();) {
       if (it->stream == s.name && TryAnswer(s, *it)) {
@@ -696,12 +752,12 @@ class Service final : public daemon::Service {
     return r;
   }
 
-  http::Response PlaylistResponse(const LiveStream& s, bool skip, bool blocking, const std::string& vt,
+  http::Response PlaylistResponse(const Packager& p, bool skip, bool blocking, const std::string& vt,
                                   int64_t vt_exp) const {
     http::Response r;
     r.status = 200;
     r.content_type = "application/vnd.apple.mpegurl";
-    r.body = s.packager->Playlist(skip);
+    r.body = p.Playlist(skip);
     if (!vt.empty()) {
       // The player knows only this URL: every URI it is sent to next must carry the token too.
       auto rewritten = RewritePlaylist(r.body, vt);
@@ -709,24 +765,34 @@ class Service final : public daemon::Service {
     }
     // A plain live playlist changes with every part; a blocking one answers a request that names
     // the part it waited for, so an edge cache may share it for a little while.
-    int64_t max_age = ViewerAuth::CacheSeconds(s.packager->target_duration_s(), vt_exp, base::WallClockMs() / 1000);
+    int64_t max_age = ViewerAuth::CacheSeconds(p.target_duration_s(), vt_exp, base::WallClockMs() / 1000);
     r.AddHeader("Cache-Control", blocking ? "public, max-age=" + std::to_string(max_age) : std::string("no-cache"));
     return r;
   }
 
   // Answers w if its condition holds; false when it must keep waiting.
+  // The packager of a rendition of s: the source's for "", a rung's, or null for an unknown one.
+  static Packager* PackagerOf(LiveStream& s, const std::string& rendition) {
+    if (rendition.empty()) return s.packager.get();
+    Ladder::Rung* r = s.ladder ? s.ladder->Find(rendition) : nullptr;
+    return r ? r->packager.get() : nullptr;
+  }
+
   bool TryAnswer(LiveStream& s, Waiter& w) {
+    Packager* pp = PackagerOf(s, w.rendition);
+    if (!pp) return false;
+    Packager& p = *pp;
     if (w.playlist) {
-      if (s.packager->CheckBlocking(w.msn, w.part) != Packager::Blocking::kReady) return false;
-      http::Response r = PlaylistResponse(s, w.skip, true, w.vt, w.vt_exp);
+      if (p.CheckBlocking(w.msn, w.part) != Packager::Blocking::kReady) return false;
+      http::Response r = PlaylistResponse(p, w.skip, true, w.vt, w.vt_exp);
       Cors(w.origin, r);
       w.respond(std::move(r));
       return true;
     }
-    auto data = s.packager->PartBytes(w.msn, w.part);
+    auto data = p.PartBytes(w.msn, w.part);
     if (!data) {
       // The hinted part can only be skipped over if the stream restarted elsewhere; stop waiting.
-      if (s.packager->next_msn() > w.msn) {
+      if (p.next_msn() > w.msn) {
         http::Response r = http::Response::Error(404, "not_found", "no such part");
         Cors(w.origin, r);
         w.respond(std::move(r));
@@ -750,9 +816,13 @@ class Service final : public daemon::Service {
     waiters_.push_back(std::move(w));
   }
 
+  // /live/NAME/FILE for the source and the multivariant playlist, /live/NAME/RUNG/FILE for a
+  // ladder rung: the same blocking, hints, caching and tokens for every rendition.
   void ServeLive(const http::Request& req, http::Responder respond) {
     const std::string& name = req.params.at("name");
     const std::string& file = req.params.at("file");
+    auto rung_param = req.params.find("rung");
+    std::string rendition = rung_param == req.params.end() ? "" : rung_param->second;
     std::string origin = req.Header("origin");
     auto reply = [&](http::Response r) {
       Cors(origin, r);
@@ -765,7 +835,10 @@ class Service final : public daemon::Service {
     auto it = streams_.find(name);
     if (it == streams_.end()) return reply(http::Response::Error(404, "not_found", "no such stream"));
     LiveStream& s = *it->second;
-    Packager& p = *s.packager;
+    if (rendition.empty() && file == "master.m3u8") return reply(MasterPlaylist(s, vt));
+    Packager* pp = PackagerOf(s, rendition);
+    if (!pp) return reply(http::Response::Error(404, "not_found", "no such rendition"));
+    Packager& p = *pp;
     int64_t now = base::MonotonicMs();
     int64_t wait_ms = 3LL * p.target_duration_s() * 1000;
     if (file == "index.m3u8") {
@@ -778,14 +851,16 @@ class Service final : public daemon::Service {
       if (msn_text.empty()) {
         if (!part_text.empty()) return reply(http::Response::Error(400, "bad_request", "_HLS_part needs _HLS_msn"));
         if (!p.has_media()) return reply(http::Response::Error(404, "not_found", "stream has not started yet"));
-        return reply(PlaylistResponse(s, skip, false, vt, vt_exp));
+        return reply(PlaylistResponse(p, skip, false, vt, vt_exp));
       }
       int64_t msn = 0, part = -1;
       if (!ParseCount(msn_text, msn) || (!part_text.empty() && (!ParseCount(part_text, part) || part > 100000)))
         return reply(http::Response::Error(400, "bad_request", "_HLS_msn and _HLS_part must be non-negative integers"));
       if (p.CheckBlocking(msn, static_cast<int>(part)) == Packager::Blocking::kTooFar)
         return reply(http::Response::Error(400, "bad_request", "_HLS_msn is more than two segments ahead"));
-      Waiter w{name, msn, static_cast<int>(part), true, skip, origin, std::move(respond), now + wait_ms, vt, vt_exp};
+      Waiter w{
+          name, msn,      static_cast<int>(part), true, skip, origin, std::move(respond), now + wait_ms, vt, vt_exp,
+          0,    rendition};
       if (TryAnswer(s, w)) return;
       return Hold(std::move(w));
     }
@@ -811,13 +886,79 @@ class Service final : public daemon::Service {
         if (data) return reply(Media(std::move(*data), "video/mp4", vt_exp));
         // The preload hint names the part being made: hold the request until it exists.
         if (p.IsNextPart(a, static_cast<int>(b))) {
-          Waiter w{name, a, static_cast<int>(b), false, false, origin, std::move(respond), now + wait_ms, vt, vt_exp};
+          Waiter w{
+              name, a,        static_cast<int>(b), false, false, origin, std::move(respond), now + wait_ms, vt, vt_exp,
+              0,    rendition};
           return Hold(std::move(w));
         }
         return reply(http::Response::Error(404, "not_found", "no such part"));
       }
     }
     reply(http::Response::Error(404, "not_found", "no such resource"));
+  }
+
+  // Bits per second of the complete segments in memory: the peak segment and the average.
+  static void MeasuredBitrate(const Packager& p, uint64_t& peak, uint64_t& average) {
+    double bits = 0, seconds = 0;
+    peak = average = 0;
+    for (const auto& seg : p.CompleteSegmentsFrom(0)) {
+      if (seg.duration_s < 0.1 || !seg.bytes) continue;
+      double b = static_cast<double>(seg.bytes->size()) * 8;
+      bits += b;
+      seconds += seg.duration_s;
+      peak = std::max(peak, static_cast<uint64_t>(b / seg.duration_s));
+    }
+    if (seconds > 0) average = static_cast<uint64_t>(bits / seconds);
+  }
+
+  // The multivariant playlist of a stream with a ladder: the source first, then each rung that
+  // has media. BANDWIDTH is the peak segment bitrate measured in the window (an estimate from
+  // the configuration or the ingest rate before the first segments are complete).
+  http::Response MasterPlaylist(LiveStream& s, const std::string& vt) {
+    if (!s.ladder) return http::Response::Error(404, "not_found", "this stream has no ladder (stream.ladder)");
+    if (!s.packager->has_media() || s.video_codec.empty())
+      return http::Response::Error(404, "not_found", "stream has not started yet");
+    std::string fps;
+    if (s.fps_frames >= 5 && s.fps_last_ts > s.fps_first_ts) {
+      char buf[32];
+      std::snprintf(
+          buf, sizeof buf, "%.3f",
+          static_cast<double>(s.fps_frames - 1) * 1000.0 / static_cast<double>(s.fps_last_ts - s.fps_first_ts));
+      fps = buf;
+    }
+    std::string audio = s.audio_codec.empty() ? "" : "," + s.audio_codec;
+    std::string body = "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n";
+    auto variant = [&](uint64_t bandwidth, uint64_t average, int w, int h, const std::string& codec,
+                       const std::string& uri) {
+      body += "#EXT-X-STREAM-INF:BANDWIDTH=" + std::to_string(std::max<uint64_t>(bandwidth, 1));
+      if (average) body += ",AVERAGE-BANDWIDTH=" + std::to_string(average);
+      if (w > 0 && h > 0) body += ",RESOLUTION=" + std::to_string(w) + "x" + std::to_string(h);
+      body += ",CODECS=\"" + codec + audio + "\"";
+      if (!fps.empty()) body += ",FRAME-RATE=" + fps;
+      body += "\n" + uri + "\n";
+    };
+    uint64_t peak = 0, average = 0;
+    MeasuredBitrate(*s.packager, peak, average);
+    variant(peak ? peak : (s.bitrate_bps ? s.bitrate_bps : 2000000), average, s.width, s.height, s.video_codec,
+            "index.m3u8");
+    for (const auto& r : s.ladder->rungs()) {
+      if (!r->packager->has_media() || r->codec.empty()) continue;
+      MeasuredBitrate(*r->packager, peak, average);
+      // Before a measurement: the rung's video budget plus room for the source's audio.
+      uint64_t guess = static_cast<uint64_t>(r->spec.bitrate_kbps) * 1100 + 160000;
+      variant(peak ? peak : guess, average, r->width, r->height, r->codec, r->name + "/index.m3u8");
+    }
+    http::Response resp;
+    resp.status = 200;
+    resp.content_type = "application/vnd.apple.mpegurl";
+    resp.body = std::move(body);
+    if (!vt.empty()) {
+      auto rewritten = RewritePlaylist(resp.body, vt);
+      if (rewritten) resp.body = std::move(*rewritten);
+    }
+    // Rungs appear as they start and bandwidths get measured: players re-read it, caches do not keep it.
+    resp.AddHeader("Cache-Control", "no-cache");
+    return resp;
   }
 
   void OnTick() {
@@ -885,6 +1026,22 @@ class Service final : public daemon::Service {
       o.Set("media_sequence", s.packager->next_msn());
       o.Set("viewers", static_cast<int64_t>(s.viewers.size()));
       o.Set("playlist", "/live/" + name + "/index.m3u8");
+      if (s.ladder) {
+        // The player uses the multivariant playlist when there are renditions and lets hls.js pick.
+        o.Set("master", "/live/" + name + "/master.m3u8");
+        Json renditions = Json::MakeArray();
+        for (const auto& r : s.ladder->rungs()) {
+          Json ro = Json::MakeObject();
+          ro.Set("name", r->name);
+          ro.Set("height", static_cast<int64_t>(r->spec.height));
+          ro.Set("bitrate", static_cast<int64_t>(r->spec.bitrate_kbps) * 1000);
+          ro.Set("live", r->packager->has_media());
+          ro.Set("playlist", "/live/" + name + "/" + r->name + "/index.m3u8");
+          renditions.Push(std::move(ro));
+        }
+        o.Set("renditions", std::move(renditions));
+        o.Set("ladder_dropped_frames", static_cast<int64_t>(s.ladder->dropped_frames()));
+      }
       arr.Push(std::move(o));
     }
     return Json::Obj({{"streams", std::move(arr)}});
@@ -937,6 +1094,13 @@ class Service final : public daemon::Service {
          "# TYPE collab_stream_stream_viewers gauge\n";
     for (const auto& [n, s] : streams_)
       o += "collab_stream_stream_viewers{stream=\"" + n + "\"} " + std::to_string(s->viewers.size()) + "\n";
+    // Only streams with a ladder: the others have no encoder that could fall behind.
+    o += "# HELP collab_stream_stream_ladder_dropped_frames_total Source frames the ABR ladder skipped because its "
+         "encoder fell behind.\n# TYPE collab_stream_stream_ladder_dropped_frames_total counter\n";
+    for (const auto& [n, s] : streams_)
+      if (s->ladder)
+        o += "collab_stream_stream_ladder_dropped_frames_total{stream=\"" + n + "\"} " +
+             std::to_string(s->ladder->dropped_frames()) + "\n";
     o += "# HELP collab_stream_held_seconds How long held requests (blocking playlist reloads, preload-hinted parts) "
          "waited for their part.\n# TYPE collab_stream_held_seconds histogram\n";
     for (auto [kind, h] : {std::pair<const char*, const HoldHistogram*>{"playlist", &held_playlists_}, {"part", &held_parts_}}) {
@@ -994,6 +1158,7 @@ class Service final : public daemon::Service {
   size_t max_streams_ = 32;
   bool slate_ = true, draining_ = false;
   SlateOptions slate_options_;
+  std::vector<LadderRungSpec> ladder_;
   std::map<std::string, std::unique_ptr<LiveStream>> streams_;
   std::map<uint64_t, std::string> conn_stream_;
   std::unique_ptr<Recorder> recorder_;

@@ -12,6 +12,7 @@
 // Nothing is stored in the browser beyond the language choice (i18n.js).
 import { initI18n, applyI18n, setLang, getLang, onLangChange, t, formatNumber } from '../i18n.js';
 import { NAME_RE, RECORDING_ID_RE, HttpError, streamBase, watchUrl, listStreams, streamInfo, isPlayable, playlistReady,
+  hasLadder, masterUrl,
   listRecordings, recordingUrl } from './streams.js';
 import { LivePlayer, GONE, DENIED, engine } from './player.js';
 
@@ -42,6 +43,7 @@ let status = { key: 'live.loading', vars: null };
 let viewers = null;
 let lastList = null;
 let watch = null;   // {url, exp}: what chatd said to play (exp in ms, null for an open stream)
+let ladder = false; // the stream has renditions: play its multivariant playlist (hls.js does ABR)
 let renewTimer = 0;
 let recId = null;
 
@@ -195,7 +197,7 @@ async function renew() {
   setWatch(w);
   L.renewals++;
   if (changed && player) {
-    player.switchSource(w.url);
+    player.switchSource(playUrl());
     L.switches++;
   }
 }
@@ -208,8 +210,15 @@ function needLogin() {
   retryLater();
 }
 
+// What the player loads: the multivariant playlist when the stream has a ladder. The readiness
+// check stays on the source's media playlist (a multivariant one lists no segments).
+function playUrl() {
+  return ladder ? masterUrl(watch.url) : watch.url;
+}
+
 function startPlayer() {
-  const p = new LivePlayer($('video'), watch.url, {
+  L.playUrl = playUrl();
+  const p = new LivePlayer($('video'), L.playUrl, {
     onPlaying: () => { if (player === p) setState('live', 'live.playing'); },
     onWarning: warn,
     onStop: async (reason, detail) => {
@@ -264,6 +273,7 @@ async function check() {
   }
   viewers = info && Number.isFinite(info.viewers) ? info.viewers : null;
   L.viewers = viewers;
+  if (!player) ladder = hasLadder(info); // a running player keeps what it loaded
   if (!isPlayable(info)) {
     stopPlayer();
     setState('offline', 'live.offline');

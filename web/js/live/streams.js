@@ -77,6 +77,18 @@ export function recordingUrl(base, path) {
   return typeof path === 'string' && path.startsWith('/recordings/') ? `${base}${path}` : null;
 }
 
+// Whether collab-stream makes extra renditions of the stream (stream.ladder) that have media:
+// then the player loads the multivariant playlist and hls.js picks a rendition by bandwidth.
+export function hasLadder(info) {
+  return !!(info && Array.isArray(info.renditions) && info.renditions.some((r) => r && r.live));
+}
+
+// The multivariant playlist beside a stream's media playlist URL, with the same query (the
+// viewer token: the server puts it on every URI inside), or the URL unchanged if it is not one.
+export function masterUrl(url) {
+  return String(url).replace(/\/index\.m3u8(\?|$)/, '/master.m3u8$1');
+}
+
 // A stream can be played once it is live and its packager has produced media.
 // Live, or showing the slate while the publisher is away (players keep going through it).
 export function isPlayable(info) {
