@@ -318,24 +318,9 @@ void AddStreamKeys(std::vector<KeyDef>& r) {
       if (list.size() > 6) return "has more than 6 rungs (each one costs an encoder per stream)";
       std::vector<int64_t> heights;
       for (const std::string& e : list) {
-        std::string bad = "has '" + internal::Printable(e) + "', which is not HEIGHTp:BITRATE like 360p:800k";
-        size_t p = e.find("p:");
-        if (p == std::string::npos || p == 0 || p > 4) return bad;
         int64_t h = 0, rate = 0;
-        auto [hp, hec] = std::from_chars(e.data(), e.data() + p, h);
-        if (hec != std::errc() || hp != e.data() + p) return bad;
-        std::string b = e.substr(p + 2);
-        int64_t mult = 1;
-        if (!b.empty() && (b.back() == 'k' || b.back() == 'K')) mult = 1000;
-        if (!b.empty() && (b.back() == 'm' || b.back() == 'M')) mult = 1000000;
-        if (mult != 1) b.pop_back();
-        if (b.empty() || b.size() > 9) return bad;
-        auto [bp, bec] = std::from_chars(b.data(), b.data() + b.size(), rate);
-        if (bec != std::errc() || bp != b.data() + b.size()) return bad;
-        rate *= mult;
-        if (h < 72 || h > 2160 || h % 2 != 0)
-          return "has '" + internal::Printable(e) + "': height must be even, 72 to 2160";
-        if (rate < 50000 || rate > 50000000) return "has '" + internal::Printable(e) + "': bitrate must be 50k to 50M";
+        if (std::string why = ParseLadderEntry(e, h, rate); !why.empty())
+          return "has '" + internal::Printable(e) + "': " + why;
         if (std::find(heights.begin(), heights.end(), h) != heights.end())
           return "lists height " + std::to_string(h) + " twice";
         heights.push_back(h);
@@ -392,6 +377,30 @@ void AddStreamKeys(std::vector<KeyDef>& r) {
     r.push_back(std::move(k));
   }
 }
+
+}  // namespace
+
+std::string ParseLadderEntry(std::string_view e, int64_t& h, int64_t& rate) {
+  const char* form = "not HEIGHTp:BITRATE like 360p:800k";
+  size_t p = e.find("p:");
+  if (p == std::string_view::npos || p == 0 || p > 4) return form;
+  auto [hp, hec] = std::from_chars(e.data(), e.data() + p, h);
+  if (hec != std::errc() || hp != e.data() + p) return form;
+  std::string_view b = e.substr(p + 2);
+  int64_t mult = 1;
+  if (!b.empty() && (b.back() == 'k' || b.back() == 'K')) mult = 1000;
+  if (!b.empty() && (b.back() == 'm' || b.back() == 'M')) mult = 1000000;
+  if (mult != 1) b.remove_suffix(1);
+  if (b.empty() || b.size() > 9) return form;
+  auto [bp, bec] = std::from_chars(b.data(), b.data() + b.size(), rate);
+  if (bec != std::errc() || bp != b.data() + b.size()) return form;
+  rate *= mult;
+  if (h < 72 || h > 2160 || h % 2 != 0) return "height must be even, 72 to 2160";
+  if (rate < 50000 || rate > 50000000) return "bitrate must be 50k to 50M";
+  return "";
+}
+
+namespace {
 
 std::vector<KeyDef> BuildRegistry() {
   std::vector<KeyDef> r;

@@ -58,6 +58,11 @@ std::string ConstraintText(const KeyDef& def);
 
 // An mdoc fragment documenting every key (one .Ss per section, a .Bl -tag list of keys) for
 // embedding in collab.toml(5); it starts with .Ss, so the page supplies the .Sh around it.
+// One stream.ladder entry, "HEIGHTp:BITRATE" (bitrate with k or M, e.g. "360p:800k"): "" and the
+// height and bits per second, or why it is not one. Shared by the key's validation (file:line
+// errors) and collab-stream, so both read entries the same way.
+std::string ParseLadderEntry(std::string_view entry, int64_t& height, int64_t& bits_per_s);
+
 std::string RegistryMdoc();
 std::string RegistryMdoc(const std::vector<KeyDef>& registry);
 

@@ -1,11 +1,11 @@
 #include "lib/stream/ladder.hpp"
 
 #include <algorithm>
-#include <charconv>
 
 #include "lib/base/exit_codes.hpp"
 #include "lib/base/log.hpp"
 #include "lib/base/time.hpp"
+#include "lib/config/registry.hpp"
 #include "lib/media/video_ladder.hpp"
 #include "lib/stream/ingest_tags.hpp"
 
@@ -18,12 +18,6 @@ namespace {
 constexpr size_t kMaxQueuedVideo = 120;
 constexpr size_t kMaxQueuedBytes = 32u << 20;
 
-bool ParseInt(std::string_view s, int64_t& out) {
-  if (s.empty() || s.size() > 9) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
 }  // namespace
 
 base::Result<std::vector<LadderRungSpec>> ParseLadder(const std::vector<std::string>& entries) {
@@ -32,22 +26,14 @@ base::Result<std::vector<LadderRungSpec>> ParseLadder(const std::vector<std::str
     auto bad = [&](const char* why) {
       return base::MakeError(base::kExitConfig, "stream.ladder entry '" + e.substr(0, 40) + "': " + why);
     };
-    size_t p = e.find("p:");
     int64_t h = 0, rate = 0;
-    if (p == std::string::npos || !ParseInt(std::string_view(e).substr(0, p), h)) return bad("not HEIGHTp:BITRATE");
-    std::string_view b = std::string_view(e).substr(p + 2);
-    int64_t mult = 1;
-    if (!b.empty() && (b.back() == 'k' || b.back() == 'K')) mult = 1000;
-    if (!b.empty() && (b.back() == 'm' || b.back() == 'M')) mult = 1000000;
-    if (mult != 1) b.remove_suffix(1);
-    if (!ParseInt(b, rate)) return bad("not HEIGHTp:BITRATE");
-    rate *= mult;
-    if (h < 72 || h > 2160 || h % 2 != 0) return bad("height must be even, 72 to 2160");
-    if (rate < 50000 || rate > 50000000) return bad("bitrate must be 50k to 50M");
+    if (std::string why = config::ParseLadderEntry(e, h, rate); !why.empty()) return bad(why.c_str());
     for (const auto& r : out)
       if (r.height == h) return bad("height listed twice");
     out.push_back({static_cast<int>(h), static_cast<int>(rate / 1000)});
   }
+  if (out.size() > 6)
+    return base::MakeError(base::kExitConfig, "stream.ladder has more than 6 rungs (each one costs an encoder per stream)");
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.height > b.height; });
   return out;
 }

@@ -33,7 +33,8 @@ struct LadderRungSpec {
   std::string Name() const { return "r" + std::to_string(height); }  // the URL path segment
 };
 
-// Parses stream.ladder entries ("360p:800k", "1080p:4.5M" style: HEIGHTp:BITRATE with k or M);
+// Parses stream.ladder entries ("360p:800k", "1080p:4M": HEIGHTp:BITRATE with k or M, see
+// config::ParseLadderEntry);
 // kExitConfig naming the bad entry. Rungs come out highest first, heights unique.
 base::Result<std::vector<LadderRungSpec>> ParseLadder(const std::vector<std::string>& entries);
 
