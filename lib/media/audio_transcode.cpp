@@ -12,16 +12,13 @@ extern "C" {
 #include <cstring>
 
 #include "lib/base/exit_codes.hpp"
+#include "lib/media/av_util.hpp"
 
 namespace collab::media {
 
 namespace {
 
-std::string AvError(int err) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(err, buf, sizeof(buf));
-  return buf;
-}
+const auto& AvError = av::ErrorText;
 
 // Packets before this much silence is inserted at once are refused: bounds memory per gap.
 constexpr int64_t kLateToleranceSamples = 480;

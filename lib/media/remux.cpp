@@ -9,16 +9,13 @@ extern "C" {
 #include <vector>
 
 #include "lib/base/exit_codes.hpp"
+#include "lib/media/av_util.hpp"
 
 namespace collab::media {
 
 namespace {
 
-std::string AvError(int rc) {
-  char err[128];
-  av_strerror(rc, err, sizeof err);
-  return err;
-}
+const auto& AvError = av::ErrorText;
 
 struct Contexts {
   AVFormatContext* in = nullptr;

@@ -17,6 +17,7 @@ extern "C" {
 #include <mutex>
 
 #include "lib/base/exit_codes.hpp"
+#include "lib/media/av_util.hpp"
 
 namespace collab::media {
 
@@ -26,29 +27,12 @@ namespace {
 constexpr int64_t kMaxPixels = 4096LL * 2304;
 constexpr int kDefaultWidth = 640, kDefaultHeight = 360;
 
-struct CodecCtxDeleter {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct FrameDeleter {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct PacketDeleter {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct SwsDeleter {
-  void operator()(SwsContext* s) const { sws_freeContext(s); }
-};
-using CodecCtx = std::unique_ptr<AVCodecContext, CodecCtxDeleter>;
-using Frame = std::unique_ptr<AVFrame, FrameDeleter>;
-using Packet = std::unique_ptr<AVPacket, PacketDeleter>;
-
-std::string AvError(int rc) {
-  char buf[128];
-  av_strerror(rc, buf, sizeof buf);
-  return buf;
-}
-
-base::Error DataError(const std::string& why) { return base::Error{base::kExitDataErr, why}; }
+using av::CodecCtx;
+using av::DataError;
+using av::Frame;
+using av::Packet;
+using av::Sws;
+const auto& AvError = av::ErrorText;
 
 bool SetExtradata(AVCodecContext* c, std::string_view data) {
   if (data.empty()) return true;
@@ -118,7 +102,7 @@ Frame DimmedCopy(const AVFrame* src, double dim) {
   int w = std::max(2, src->width & ~1), h = std::max(2, src->height & ~1);
   Frame out = NewPicture(w, h);
   if (!out) return out;
-  std::unique_ptr<SwsContext, SwsDeleter> sws(
+  Sws sws(
       sws_getContext(src->width, src->height, static_cast<AVPixelFormat>(src->format), w, h, AV_PIX_FMT_YUV420P,
                      SWS_BILINEAR, nullptr, nullptr, nullptr));
   if (!sws) return Frame();

@@ -13,6 +13,7 @@ extern "C" {
 #include <mutex>
 
 #include "lib/base/exit_codes.hpp"
+#include "lib/media/av_util.hpp"
 
 namespace collab::media {
 
@@ -24,30 +25,12 @@ constexpr int64_t kMaxPixels = 4096LL * 2304;
 // never sends one.
 constexpr int kMaxGopFrames = 600;
 
-struct CodecCtxDeleter {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct FrameDeleter {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct PacketDeleter {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct SwsDeleter {
-  void operator()(SwsContext* s) const { sws_freeContext(s); }
-};
-using CodecCtx = std::unique_ptr<AVCodecContext, CodecCtxDeleter>;
-using Frame = std::unique_ptr<AVFrame, FrameDeleter>;
-using Packet = std::unique_ptr<AVPacket, PacketDeleter>;
-using Sws = std::unique_ptr<SwsContext, SwsDeleter>;
-
-std::string AvError(int rc) {
-  char buf[128];
-  av_strerror(rc, buf, sizeof buf);
-  return buf;
-}
-
-base::Error DataError(const std::string& why) { return base::Error{base::kExitDataErr, why}; }
+using av::CodecCtx;
+using av::DataError;
+using av::Frame;
+using av::Packet;
+using av::Sws;
+const auto& AvError = av::ErrorText;
 
 bool IsKey(const AVFrame* f) {
 #ifdef AV_FRAME_FLAG_KEY
