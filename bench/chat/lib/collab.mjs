@@ -1,8 +1,14 @@
 // collab-chatd clients for the chat benchmark: the control socket (collab-ipc(7), JSON Lines
 // with a versioned hello) for setting up users, rooms and session tokens, and the realtime
 // WebSocket (/api/v1/ws) for posting and receiving messages. Only what the benchmark needs.
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { RawWebSocket, indexIn, parseStamp, stamp } from './wsraw.mjs';
+import { Proc, run, tempDir, waitFor } from './util.mjs';
+
+const sourceDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export class ControlClient {
   constructor(path) {
@@ -179,4 +185,46 @@ export class CollabClient {
     this.ws.terminate();
     this.closed = true;
   }
+}
+
+// Starts one collab daemon the way every benchmark does: `collab-admin init` writes a config in a
+// fresh temp dir with every listener on 127.0.0.1 (port 0: the kernel picks) plus `overrides`
+// (more key=value settings), then the daemon runs from it until its control socket answers.
+// Resolves with { dir, config, proc, ctl, status } (the control client stays open; the caller
+// closes it and stops proc).
+export async function startCollabDaemon({ binDir, daemon, prefix, overrides = [] }) {
+  const dir = tempDir(prefix);
+  const config = path.join(dir, 'collab.toml');
+  const over = [];
+  for (const d of ['chatd', 'sfu', 'stream']) over.push('-o', `${d}.listen=127.0.0.1:0`);
+  over.push('-o', 'sfu.rtc_udp_listen=127.0.0.1:0', '-o', 'sfu.rtc_tcp_listen=127.0.0.1:0');
+  over.push('-o', 'stream.rtmp_listen=127.0.0.1:0');
+  for (const o of overrides) over.push('-o', o);
+  await run(path.join(binDir, 'collab-admin'), [
+    '-c', config, ...over, 'init',
+    '--state-dir', path.join(dir, 'state'), '--run-dir', path.join(dir, 'run'),
+    '--web-dir', path.join(sourceDir, 'web'), '--key-file', path.join(dir, 'token.key'),
+  ]);
+  const proc = new Proc(`collab-${daemon}`, path.join(binDir, `collab-${daemon}`), ['-c', config], {
+    logPath: path.join(dir, `${daemon}.log`),
+    cwd: dir,
+  });
+  const sock = path.join(dir, 'run', `collab-${daemon}.sock`);
+  const ctl = await waitFor(
+    async () => {
+      if (!proc.alive()) throw new Error(`collab-${daemon} exited: ${proc.tail()}`);
+      if (!fs.existsSync(sock)) return null;
+      const c = new ControlClient(sock);
+      try {
+        await c.open(2000);
+        return c;
+      } catch {
+        c.close();
+        return null;
+      }
+    },
+    { timeoutMs: 30000, what: `collab-${daemon} control socket` },
+  );
+  const status = await ctl.call('status');
+  return { dir, config, proc, ctl, status };
 }

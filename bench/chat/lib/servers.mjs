@@ -3,18 +3,16 @@
 // Every server exposes the same small surface (users, rooms, clients, the PID whose process tree
 // is measured) so the scenarios in bench.mjs run one workload against all of them.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { execFileSync, execFile } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { ControlClient, CollabClient } from './collab.mjs';
+import { CollabClient, startCollabDaemon } from './collab.mjs';
 import { XmppClient } from './xmpp.mjs';
-import { Proc, freePort, waitPort, waitFor, sleep } from './util.mjs';
+import { Proc, freePort, run, sleep, tempDir, waitFor, waitPort } from './util.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const confDir = path.join(here, '..', 'conf');
-const sourceDir = path.resolve(here, '..', '..', '..');
 const PASSWORD = 'benchpw';
 
 export const userName = (i) => `u${i}`;
@@ -27,22 +25,6 @@ function fill(template, vars) {
   let s = fs.readFileSync(path.join(confDir, template), 'utf8');
   for (const [k, v] of Object.entries(vars)) s = s.split(`@${k}@`).join(String(v));
   return s;
-}
-
-function tempDir(prefix, owner) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  fs.chmodSync(dir, 0o755);
-  if (owner) execFileSync('chown', [owner, dir]);
-  return dir;
-}
-
-function run(cmd, args, opts = {}) {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: 120000, maxBuffer: 16 << 20, ...opts }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
 }
 
 class XmppServer {
@@ -264,42 +246,11 @@ export class Collab {
   }
 
   async start() {
-    this.dir = tempDir('bench-collab-');
-    this.config = path.join(this.dir, 'collab.toml');
-    const port = await freePort();
-    const admin = path.join(this.binDir, 'collab-admin');
-    const over = [];
-    for (const d of ['chatd', 'sfu', 'stream']) over.push('-o', `${d}.listen=127.0.0.1:${d === 'chatd' ? port : 0}`);
-    over.push('-o', 'sfu.rtc_udp_listen=127.0.0.1:0', '-o', 'sfu.rtc_tcp_listen=127.0.0.1:0');
-    await run(admin, [
-      '-c', this.config, ...over, 'init',
-      '--state-dir', path.join(this.dir, 'state'), '--run-dir', path.join(this.dir, 'run'),
-      '--web-dir', path.join(sourceDir, 'web'), '--key-file', path.join(this.dir, 'token.key'),
-    ]);
-    this.proc = new Proc('collab-chatd', path.join(this.binDir, 'collab-chatd'), ['-c', this.config], {
-      logPath: path.join(this.dir, 'chatd.log'),
-      cwd: this.dir,
-    });
-    const sock = path.join(this.dir, 'run', 'collab-chatd.sock');
-    this.ctl = await waitFor(
-      async () => {
-        if (!this.proc.alive()) throw new Error(`collab-chatd exited: ${this.proc.tail()}`);
-        if (!fs.existsSync(sock)) return null;
-        const c = new ControlClient(sock);
-        try {
-          await c.open(2000);
-          return c;
-        } catch {
-          c.close();
-          return null;
-        }
-      },
-      { timeoutMs: 30000, what: 'collab-chatd control socket' },
-    );
-    const status = await this.ctl.call('status');
-    const http = (status.listeners || []).find((l) => l.kind === 'http');
-    const addr = http ? http.address : `127.0.0.1:${port}`;
-    this.wsUrl = `ws://${addr}/api/v1/ws`;
+    const d = await startCollabDaemon({ binDir: this.binDir, daemon: 'chatd', prefix: 'bench-collab-' });
+    Object.assign(this, { dir: d.dir, config: d.config, proc: d.proc, ctl: d.ctl });
+    const http = (d.status.listeners || []).find((l) => l.kind === 'http');
+    if (!http) throw new Error(`collab-chatd status has no HTTP listener: ${JSON.stringify(d.status)}`);
+    this.wsUrl = `ws://${http.address}/api/v1/ws`;
     this.tokens = [];
   }
 

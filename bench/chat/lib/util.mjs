@@ -3,7 +3,9 @@
 // Deliberately nothing protocol-specific here.
 import fs from 'node:fs';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 
 // Microseconds on the process's monotonic clock; every send and receive time in one run comes
 // from here, so a latency is a difference on one clock.
@@ -155,6 +157,40 @@ export function treeRssKiB(rootPid) {
     }
   }
   return kib;
+}
+
+// A fresh directory under the system's temp dir, readable by all (servers run as their own users),
+// owned by `owner` ("user:group") when given.
+export function tempDir(prefix, owner) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dir, 0o755);
+  if (owner) execFileSync('chown', [owner, dir]);
+  return dir;
+}
+
+// Runs a command to completion (2 minutes at most); resolves with its stdout.
+export function run(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: 120000, maxBuffer: 16 << 20, ...opts }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+// Sets the CPUs (a taskset list such as "1" or "0-1") every thread of the given processes may
+// run on, with util-linux's taskset; threads started later inherit it. Returns false when
+// taskset failed for a process that still exists.
+export function setAffinity(pids, cpuList) {
+  let ok = true;
+  for (const p of pids) {
+    try {
+      execFileSync('taskset', ['-a', '-p', '-c', cpuList, String(p)], { stdio: 'ignore' });
+    } catch {
+      if (fs.existsSync(`/proc/${p}`)) ok = false;
+    }
+  }
+  return ok;
 }
 
 export function selfCpuSeconds() {

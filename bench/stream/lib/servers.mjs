@@ -5,32 +5,12 @@
 // playlistUrl(name), mediaUrls(name) and the PID whose process tree is measured.
 // Deliberately no workload here; the scenarios live in bench.mjs.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 
-import { ControlClient } from '../../chat/lib/collab.mjs';
-import { Proc, freePort, waitFor, waitPort } from '../../chat/lib/util.mjs';
+import { startCollabDaemon } from '../../chat/lib/collab.mjs';
+import { Proc, freePort, run, tempDir, waitPort } from '../../chat/lib/util.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const sourceDir = path.resolve(here, '..', '..', '..');
 export const NGINX_RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
-
-function tempDir(prefix) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  fs.chmodSync(dir, 0o755);
-  return dir;
-}
-
-function run(cmd, args, opts = {}) {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: 120000, maxBuffer: 16 << 20, ...opts }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
 
 export async function httpGet(url, timeoutMs = 10000) {
   const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
@@ -76,50 +56,17 @@ export class CollabStream {
   }
 
   async start() {
-    this.dir = tempDir('bench-stream-collab-');
-    this.config = path.join(this.dir, 'collab.toml');
-    const over = [];
-    for (const d of ['chatd', 'sfu', 'stream']) over.push('-o', `${d}.listen=127.0.0.1:0`);
-    over.push('-o', 'sfu.rtc_udp_listen=127.0.0.1:0', '-o', 'sfu.rtc_tcp_listen=127.0.0.1:0');
-    over.push('-o', 'stream.rtmp_listen=127.0.0.1:0');
     // Like nginx-rtmp's HLS, no viewer tokens: the same URLs for both servers (tokens only add a
     // query string and a cached HMAC check per request).
-    over.push('-o', 'stream.viewers=open');
-    for (const o of this.overrides) over.push('-o', o);
-    await run(path.join(this.binDir, 'collab-admin'), [
-      '-c', this.config, ...over, 'init',
-      '--state-dir', path.join(this.dir, 'state'), '--run-dir', path.join(this.dir, 'run'),
-      '--web-dir', path.join(sourceDir, 'web'), '--key-file', path.join(this.dir, 'token.key'),
-    ]);
-    this.proc = new Proc('collab-stream', path.join(this.binDir, 'collab-stream'), ['-c', this.config], {
-      logPath: path.join(this.dir, 'stream.log'),
-      cwd: this.dir,
+    const d = await startCollabDaemon({
+      binDir: this.binDir, daemon: 'stream', prefix: 'bench-stream-collab-', overrides: ['stream.viewers=open', ...this.overrides],
     });
-    const sock = path.join(this.dir, 'run', 'collab-stream.sock');
-    const ctl = await waitFor(
-      async () => {
-        if (!this.proc.alive()) throw new Error(`collab-stream exited: ${this.proc.tail()}`);
-        if (!fs.existsSync(sock)) return null;
-        const c = new ControlClient(sock);
-        try {
-          await c.open(2000);
-          return c;
-        } catch {
-          c.close();
-          return null;
-        }
-      },
-      { timeoutMs: 30000, what: 'collab-stream control socket' },
-    );
-    try {
-      const status = await ctl.call('status');
-      const http = (status.listeners || []).find((l) => l.kind === 'http');
-      if (!http || !status.rtmp || !status.rtmp.address) throw new Error(`collab-stream status: ${JSON.stringify(status)}`);
-      this.httpBase = `http://${http.address}`;
-      this.rtmpBase = `rtmp://${status.rtmp.address}/live`;
-    } finally {
-      ctl.close();
-    }
+    Object.assign(this, { dir: d.dir, config: d.config, proc: d.proc });
+    d.ctl.close();
+    const http = (d.status.listeners || []).find((l) => l.kind === 'http');
+    if (!http || !d.status.rtmp || !d.status.rtmp.address) throw new Error(`collab-stream status: ${JSON.stringify(d.status)}`);
+    this.httpBase = `http://${http.address}`;
+    this.rtmpBase = `rtmp://${d.status.rtmp.address}/live`;
   }
 
   rtmpUrl(name) {
