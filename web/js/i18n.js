@@ -22,12 +22,16 @@ function detect() {
   return nav.toLowerCase().startsWith('ja') ? 'ja' : 'en';
 }
 
-async function load(code) {
+// The cache holds the promise, so loads of one catalog that overlap share one request.
+function load(code) {
   if (!cache.has(code)) {
     const url = new URL(`../i18n/${code}.json`, import.meta.url);
-    const r = await fetch(url, { credentials: 'same-origin' });
-    if (!r.ok) throw new Error(`catalog ${code}: HTTP ${r.status}`);
-    cache.set(code, await r.json());
+    const p = fetch(url, { credentials: 'same-origin' }).then((r) => {
+      if (!r.ok) throw new Error(`catalog ${code}: HTTP ${r.status}`);
+      return r.json();
+    });
+    p.catch(() => cache.delete(code));
+    cache.set(code, p);
   }
   return cache.get(code);
 }
@@ -35,8 +39,8 @@ async function load(code) {
 // Loads the catalog of the detected (or given) language; call once before rendering.
 export async function initI18n(code) {
   const want = LANGS.includes(code) ? code : detect();
-  fallback = await load('en');
-  catalog = want === 'en' ? fallback : await load(want);
+  // Both catalogs at once: the fallback and the chosen language are each one round trip.
+  [fallback, catalog] = await Promise.all([load('en'), load(want)]);
   lang = want;
   document.documentElement.lang = lang;
   return lang;

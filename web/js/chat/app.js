@@ -109,8 +109,9 @@ function drawRoomList() {
   document.title = (total ? `(${total}) ` : '') + t('app.title');
 }
 
-async function loadRooms() {
-  const r = await get('/rooms');
+// `pending`: a /rooms request already on its way (boot sends it beside /me).
+async function loadRooms(pending) {
+  const r = await (pending || get('/rooms'));
   const seen = new Set();
   for (const room of r.rooms) {
     seen.add(room.id);
@@ -743,7 +744,7 @@ function wipeAndReload() {
   location.replace(location.pathname);
 }
 
-function startApp() {
+function startApp(pendingRooms) {
   S.started = true;
   $('#boot').hidden = true;
   $('#login').hidden = true;
@@ -752,7 +753,7 @@ function startApp() {
   drawMe();
   setupNotifyButton();
   S.rt = new Realtime(onFrame, onConnState);
-  loadRooms().then(() => {
+  loadRooms(pendingRooms).then(() => {
     for (const r of S.rooms.values()) S.rt.setCursor(r.id, r.last_seq || 0);
     S.rt.start();
   }).catch(showError);
@@ -843,17 +844,26 @@ const appApi = {
 };
 
 async function boot() {
+  // The catalogs, the server's settings, the session and the room list go out together rather
+  // than one after another: each is a round trip before the first room can be drawn. Without a
+  // session /rooms is refused like /me, and the login form is shown.
+  const config = get('/config', { noAuthRedirect: true }).catch(() => ({}));
+  const me = get('/me', { noAuthRedirect: true }).then((user) => ({ user }), (err) => ({ err }));
+  const rooms = get('/rooms', { noAuthRedirect: true });
+  rooms.catch(() => { /* answered by /me's outcome, or by loadRooms */ });
   await initI18n();
   applyI18n(document);
   wireStatic();
   setUnauthorizedHandler(() => sessionEnded());
-  try { S.config = await get('/config', { noAuthRedirect: true }); } catch { S.config = {}; }
-  try {
-    S.me = await get('/me', { noAuthRedirect: true });
-    startApp();
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 401) showLogin();
-    else { $('#boot').textContent = t('err.network'); }
+  S.config = await config;
+  const m = await me;
+  if (m.user) {
+    S.me = m.user;
+    startApp(rooms);
+  } else if (m.err instanceof ApiError && m.err.status === 401) {
+    showLogin();
+  } else {
+    $('#boot').textContent = t('err.network');
   }
 }
 
