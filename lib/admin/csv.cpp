@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <set>
 
+#include "lib/base/ascii.hpp"
 #include "lib/base/utf8.hpp"
 
 namespace collab::admin {
@@ -15,12 +16,6 @@ std::string Trim(std::string_view s) {
   while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
   while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
   return std::string(s.substr(b, e - b));
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
 }
 
 bool ValidUserId(std::string_view id) {
@@ -151,7 +146,7 @@ UserCsv ParseUserCsv(std::string_view text) {
   std::vector<int> col_of_field;
   int field_of_col[kCols] = {-1, -1, -1, -1, -1, -1};
   for (size_t f = 0; f < header.fields.size(); ++f) {
-    std::string name = Lower(Trim(header.fields[f]));
+    std::string name = base::LowerAscii(Trim(header.fields[f]));
     int col = -1;
     for (int c = 0; c < kCols; ++c)
       if (name == kNames[c]) col = c;
@@ -185,11 +180,11 @@ UserCsv ParseUserCsv(std::string_view text) {
     UserRow u;
     u.line = rec.line;
     auto get = [&](int col) { return field_of_col[col] < 0 ? std::string() : rec.fields[field_of_col[col]]; };
-    u.id = Lower(Trim(get(kId)));
+    u.id = base::LowerAscii(Trim(get(kId)));
     u.name = Trim(get(kName));
     u.department = Trim(get(kDepartment));
     u.email = Trim(get(kEmail));
-    u.role = Lower(Trim(get(kRole)));
+    u.role = base::LowerAscii(Trim(get(kRole)));
     u.has_password = field_of_col[kPassword] >= 0 && !get(kPassword).empty();
     if (u.has_password) u.password = get(kPassword);  // passwords are taken verbatim
     if (u.role.empty()) u.role = "user";

@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "lib/base/ascii.hpp"
 #include "lib/base/log.hpp"
 
 namespace collab::chat {
@@ -75,23 +76,6 @@ std::string Parenthesise(const std::string& filter) {
   if (filter.empty()) return "(objectClass=*)";
   if (filter.front() == '(') return filter;
   return "(" + filter + ")";
-}
-
-void LowerAscii(std::string& s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-}
-
-bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 std::vector<std::string> Values(LDAP* ld, LDAPMessage* e, const std::string& attr) {
@@ -312,9 +296,9 @@ base::Result<std::vector<DirectoryEntry>> LdapDirectory::SearchOnce(const Search
       d.id = ids.front();
       // uid is multi-valued in the schema; report the value the caller asked for.
       for (const auto& v : ids) {
-        if (!s.wanted_id.empty() && EqualsIgnoreAsciiCase(v, s.wanted_id)) d.id = v;
+        if (!s.wanted_id.empty() && base::EqualsIgnoreAsciiCase(v, s.wanted_id)) d.id = v;
       }
-      LowerAscii(d.id);
+      d.id = base::LowerAscii(std::move(d.id));
       d.name = First(Values(service_, e, cfg_.attr_name));
       if (d.name.empty()) d.name = d.id;
       d.department = First(Values(service_, e, cfg_.attr_department));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "lib/base/ascii.hpp"
 #include "lib/base/utf8.hpp"
 #include "lib/store/keys.hpp"
 
@@ -321,12 +322,7 @@ bool ValidUserId(std::string_view id) {
   return std::all_of(id.begin(), id.end(), [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
 }
 
-std::string NormalizeUserId(std::string_view id) {
-  std::string s(id);
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
+std::string NormalizeUserId(std::string_view id) { return base::LowerAscii(id); }
 
 bool ValidRoomId(std::string_view id) {
   if (id.size() != 17 || id[0] != 'r') return false;

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <set>
 
+#include "lib/base/ascii.hpp"
+
 namespace collab::http {
 
 using base::Error;
@@ -19,7 +21,7 @@ int HexValue(char c) {
   return -1;
 }
 
-char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+using base::LowerAscii;
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

@@ -57,6 +57,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "lib/base/ascii.hpp"
 #include "lib/base/exit_codes.hpp"
 #include "lib/base/fs.hpp"
 #include "lib/base/log.hpp"
@@ -144,12 +145,6 @@ std::string OpensslErrors() {
     out += buf;
   }
   return out.empty() ? "unknown OpenSSL error" : out;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
 }
 
 bool IsH2Stream(lws* wsi) { return lws_get_network_wsi(wsi) != wsi; }
@@ -630,7 +625,7 @@ struct ServerImpl {
     bool body_method = m == "POST" || m == "PUT" || m == "PATCH";
     if (!te.empty()) {
       if (ex->h2) return RejectNow(ex, 400, "bad_request", "transfer-encoding is not allowed in HTTP/2");
-      if (Lower(te) != "chunked") return RejectNow(ex, 501, "not_implemented", "only chunked transfer-encoding");
+      if (base::LowerAscii(te) != "chunked") return RejectNow(ex, 501, "not_implemented", "only chunked transfer-encoding");
       if (!cl.empty()) return RejectNow(ex, 400, "bad_request", "both content-length and transfer-encoding");
       if (!body_method) return RejectNow(ex, 400, "bad_request", "chunked body on a method without a body");
       ex->chunked = std::make_unique<ChunkedDecoder>(opts.max_body_bytes);
@@ -647,7 +642,7 @@ struct ServerImpl {
         // stream gets no more window, so the client gives up on the upload by itself.
         bool sane = *n <= std::max<uint64_t>(16 << 20, 4 * static_cast<uint64_t>(opts.max_body_bytes));
         // A client that sent "Expect: 100-continue" sends no body after a final answer.
-        bool expects = Lower(ex->req.Header("expect")) == "100-continue";
+        bool expects = base::LowerAscii(ex->req.Header("expect")) == "100-continue";
         ex->drain_credit = ex->h2 && sane;
         return RejectNow(ex, 413, "payload_too_large",
                          "request body over " + std::to_string(opts.max_body_bytes) + " bytes",
@@ -660,7 +655,7 @@ struct ServerImpl {
       ex->close_after = true;
     }
 
-    if (ex->expect_body && !ex->h2 && Lower(ex->req.Header("expect")) == "100-continue") {
+    if (ex->expect_body && !ex->h2 && base::LowerAscii(ex->req.Header("expect")) == "100-continue") {
       static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
       std::string buf(LWS_PRE, '\0');
       buf += kContinue;
@@ -969,7 +964,7 @@ struct ServerImpl {
       ex->body_len = 0;
     }
     for (auto& [name, value] : r.headers) {
-      std::string n = Lower(name);
+      std::string n = base::LowerAscii(name);
       if (!IsToken(n) || !IsSafeHeaderValue(value)) {
         LOG_WARN("http: dropping unsafe response header %s", IsToken(n) ? n.c_str() : "(bad name)");
         continue;

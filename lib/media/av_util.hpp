@@ -10,8 +10,12 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "lib/base/exit_codes.hpp"
 #include "lib/base/result.hpp"
@@ -42,5 +46,18 @@ inline std::string ErrorText(int rc) {
 }
 
 inline base::Error DataError(const std::string& why) { return base::Error{base::kExitDataErr, why}; }
+
+// Gives a decoder its out-of-band parameters (a copy with the zeroed padding FFmpeg reads past
+// the end). False when out of memory; nothing to do for empty `data`.
+bool SetExtradata(AVCodecContext* c, std::string_view data);
+
+// libx264 the way lib/media encodes live video: preset veryfast, tune zerolatency, no B-frames,
+// one thread (one worker per stream already), no scene cuts (keyframes only where the caller
+// forces them or at the GOP size) and the parameter sets out of band, for the init segment's
+// avcC. `setup` sets the size, time base, rates and GOP; `options` adds encoder options (crf,
+// forced-idr). `parameter_sets` receives the SPS/PPS the encoder made.
+base::Result<CodecCtx> OpenX264(const std::function<void(AVCodecContext*)>& setup,
+                                std::initializer_list<std::pair<const char*, const char*>> options,
+                                std::string* parameter_sets);
 
 }  // namespace collab::media::av

@@ -31,17 +31,9 @@ using av::CodecCtx;
 using av::DataError;
 using av::Frame;
 using av::Packet;
+using av::SetExtradata;
 using av::Sws;
 const auto& AvError = av::ErrorText;
-
-bool SetExtradata(AVCodecContext* c, std::string_view data) {
-  if (data.empty()) return true;
-  c->extradata = static_cast<uint8_t*>(av_mallocz(data.size() + AV_INPUT_BUFFER_PADDING_SIZE));
-  if (!c->extradata) return false;
-  std::memcpy(c->extradata, data.data(), data.size());
-  c->extradata_size = static_cast<int>(data.size());
-  return true;
-}
 
 bool FillPacket(AVPacket* pkt, std::string_view data) {
   av_packet_unref(pkt);
@@ -138,34 +130,23 @@ Frame DarkPicture(int w, int h) {
 }
 
 base::Status EncodeVideo(const SlateRequest& req, AVFrame* picture, SlateMedia& out) {
-  const AVCodec* enc = avcodec_find_encoder_by_name("libx264");
-  if (!enc) return DataError("no libx264 encoder");
-  CodecCtx ctx(avcodec_alloc_context3(enc));
-  Packet pkt(av_packet_alloc());
-  if (!ctx || !pkt) return DataError("out of memory");
   int gop = std::max(1, req.gop_frames);
   int frame_us = std::max(1000, req.frame_us);
-  ctx->width = picture->width;
-  ctx->height = picture->height;
-  ctx->pix_fmt = AV_PIX_FMT_YUV420P;
-  ctx->time_base = AVRational{1, 1000000};
-  ctx->framerate = AVRational{1000000, frame_us};
-  ctx->gop_size = gop;
-  ctx->keyint_min = gop;
-  ctx->max_b_frames = 0;
-  ctx->thread_count = 1;
-  ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // SPS/PPS once, for the init segment's avcC
-  AVDictionary* opts = nullptr;
-  av_dict_set(&opts, "preset", "veryfast", 0);
-  av_dict_set(&opts, "tune", "zerolatency", 0);
-  av_dict_set(&opts, "crf", "28", 0);
-  // A still picture: no scene cuts, so the only IDR is the first frame and the GOP is closed.
-  av_dict_set(&opts, "x264-params", "scenecut=0", 0);
-  int rc = avcodec_open2(ctx.get(), enc, &opts);
-  av_dict_free(&opts);
-  if (rc < 0) return DataError("cannot open libx264: " + AvError(rc));
-  if (ctx->extradata_size <= 0) return DataError("libx264 gave no parameter sets");
-  out.video_headers.assign(reinterpret_cast<const char*>(ctx->extradata), ctx->extradata_size);
+  // A still picture with no scene cuts: the only IDR is the first frame and the GOP is closed.
+  auto opened = av::OpenX264(
+      [&](AVCodecContext* c) {
+        c->width = picture->width;
+        c->height = picture->height;
+        c->time_base = AVRational{1, 1000000};
+        c->framerate = AVRational{1000000, frame_us};
+        c->gop_size = gop;
+        c->keyint_min = gop;
+      },
+      {{"crf", "28"}}, &out.video_headers);
+  if (!opened) return opened.error();
+  CodecCtx ctx = std::move(*opened);
+  Packet pkt(av_packet_alloc());
+  if (!pkt) return DataError("out of memory");
   auto collect = [&]() -> bool {
     while (true) {
       int r = avcodec_receive_packet(ctx.get(), pkt.get());
@@ -181,7 +162,7 @@ base::Status EncodeVideo(const SlateRequest& req, AVFrame* picture, SlateMedia& 
     if (!f) return DataError("out of memory");
     f->pts = static_cast<int64_t>(i) * frame_us;
     f->pict_type = i == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-    rc = avcodec_send_frame(ctx.get(), f.get());
+    int rc = avcodec_send_frame(ctx.get(), f.get());
     if (rc < 0 || !collect()) return DataError("libx264 failed: " + AvError(rc));
   }
   (void)avcodec_send_frame(ctx.get(), nullptr);

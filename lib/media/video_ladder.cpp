@@ -67,12 +67,7 @@ struct VideoLadder::Impl {
     if (!codec) return DataError("no H.264 decoder");
     CodecCtx c(avcodec_alloc_context3(codec));
     if (!c) return DataError("out of memory");
-    if (!extradata.empty()) {
-      c->extradata = static_cast<uint8_t*>(av_mallocz(extradata.size() + AV_INPUT_BUFFER_PADDING_SIZE));
-      if (!c->extradata) return DataError("out of memory");
-      std::memcpy(c->extradata, extradata.data(), extradata.size());
-      c->extradata_size = static_cast<int>(extradata.size());
-    }
+    if (!av::SetExtradata(c.get(), extradata)) return DataError("out of memory");
     c->thread_count = 1;  // one worker per stream already; the machine's other cores serve others
     c->max_pixels = kMaxPixels;
     c->pkt_timebase = AVRational{1, 1000};
@@ -91,36 +86,26 @@ struct VideoLadder::Impl {
     r.height = r.rung.height & ~1;
     int64_t w = (static_cast<int64_t>(src->width) * r.height + src->height / 2) / src->height;
     r.width = std::max<int>(2, static_cast<int>(w + 1) & ~1);
-    const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
-    if (!codec) return DataError("no libx264 encoder");
-    CodecCtx c(avcodec_alloc_context3(codec));
-    if (!c) return DataError("out of memory");
-    c->width = r.width;
-    c->height = r.height;
-    c->pix_fmt = AV_PIX_FMT_YUV420P;
-    c->time_base = AVRational{1, 1000};
-    // The rate control budgets bits per frame from this; the source's SPS usually says it.
-    c->framerate = dec && dec->framerate.num > 0 && dec->framerate.den > 0 ? dec->framerate : AVRational{30, 1};
-    c->gop_size = kMaxGopFrames;
-    c->keyint_min = kMaxGopFrames;
-    c->max_b_frames = 0;
-    c->thread_count = 1;
-    c->bit_rate = static_cast<int64_t>(r.rung.bitrate_kbps) * 1000;
-    // CBR-ish: a one-second VBV at the rung bitrate keeps each segment near its budget.
-    c->rc_max_rate = c->bit_rate;
-    c->rc_buffer_size = static_cast<int>(std::min<int64_t>(c->bit_rate, INT32_MAX));
-    c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // parameter sets once, for the init segment
-    AVDictionary* opts = nullptr;
-    av_dict_set(&opts, "preset", "veryfast", 0);
-    av_dict_set(&opts, "tune", "zerolatency", 0);
-    av_dict_set(&opts, "forced-idr", "1", 0);
-    // No keyframes of its own: only where the source has them, so segments align.
-    av_dict_set(&opts, "x264-params", "scenecut=0", 0);
-    int rc = avcodec_open2(c.get(), codec, &opts);
-    av_dict_free(&opts);
-    if (rc < 0) return DataError("cannot open libx264: " + AvError(rc));
-    if (c->extradata_size <= 0) return DataError("libx264 gave no parameter sets");
-    r.parameter_sets.assign(reinterpret_cast<const char*>(c->extradata), c->extradata_size);
+    // The rate control budgets bits per frame from the frame rate; the source's SPS usually says it.
+    AVRational rate = dec && dec->framerate.num > 0 && dec->framerate.den > 0 ? dec->framerate : AVRational{30, 1};
+    auto opened = av::OpenX264(
+        [&](AVCodecContext* c) {
+          c->width = r.width;
+          c->height = r.height;
+          c->time_base = AVRational{1, 1000};
+          c->framerate = rate;
+          c->gop_size = kMaxGopFrames;
+          c->keyint_min = kMaxGopFrames;
+          c->bit_rate = static_cast<int64_t>(r.rung.bitrate_kbps) * 1000;
+          // CBR-ish: a one-second VBV at the rung bitrate keeps each segment near its budget.
+          c->rc_max_rate = c->bit_rate;
+          c->rc_buffer_size = static_cast<int>(std::min<int64_t>(c->bit_rate, INT32_MAX));
+        },
+        // No keyframes of its own (OpenX264 turns scene cuts off): IDRs only where the source
+        // has them, so the rungs' segments align with the source's.
+        {{"forced-idr", "1"}}, &r.parameter_sets);
+    if (!opened) return opened.error();
+    CodecCtx c = std::move(*opened);
     r.enc = std::move(c);
     return base::Ok();
   }

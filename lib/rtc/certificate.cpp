@@ -8,6 +8,8 @@
 
 #include <mutex>
 
+#include "lib/base/ascii.hpp"
+
 namespace collab::rtc {
 
 using base::Error;
@@ -45,17 +47,6 @@ const EVP_MD* Md(CertificateFingerprint::Hash hash) {
     case CertificateFingerprint::Hash::kSha512: return EVP_sha512();
   }
   return EVP_sha256();
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 int HexValue(char c) {
@@ -96,7 +87,7 @@ Result<CertificateFingerprint> CertificateFingerprint::Parse(std::string_view v)
 
   const HashInfo* info = nullptr;
   for (const auto& h : kHashes)
-    if (EqualsIgnoreCase(name, h.name)) info = &h;
+    if (base::EqualsIgnoreAsciiCase(name, h.name)) info = &h;
   if (info == nullptr) {
     // Keep the echoed name short: it comes from the network.
     return MakeError(kExitDataErr,

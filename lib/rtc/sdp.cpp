@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "lib/base/ascii.hpp"
+
 namespace collab::rtc {
 namespace {
 
@@ -46,24 +48,6 @@ bool IsAddress(std::string_view s) {
   return !s.empty() && s.size() <= 255 && std::all_of(s.begin(), s.end(), [](char c) {
     return IsAlnum(c) || c == '.' || c == ':' || c == '-' || c == '_' || c == '%';
   });
-}
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
 }
 
 std::string_view Trim(std::string_view s) {
@@ -486,7 +470,7 @@ Result<SdpFingerprint> Parser::ParseFingerprint(std::string_view value) {
   auto f = Fields(value);
   if (f.size() != 2 || !IsToken(f[0])) return Fail("a=fingerprint needs <hash> <hex>");
   SdpFingerprint fp;
-  fp.hash = Lower(f[0]);
+  fp.hash = base::LowerAscii(f[0]);
   std::string_view hex = f[1];
   // XX(:XX)*: 3n-1 characters for n bytes.
   if (hex.size() % 3 != 2 || hex.size() > 64 * 3 - 1) return Fail("bad a=fingerprint digest length");
@@ -528,7 +512,7 @@ Result<SdpCandidate> Parser::ParseCandidate(std::string_view value) {
   if (!comp || *comp == 0) return Fail("bad candidate component");
   c.component = *comp;
   if (!IsToken(f[2])) return Fail("bad candidate transport");
-  c.transport = Lower(f[2]);
+  c.transport = base::LowerAscii(f[2]);
   auto prio = ParseUint<uint32_t>(f[3], UINT32_MAX);
   if (!prio) return Fail("bad candidate priority");
   c.priority = *prio;
@@ -1073,14 +1057,14 @@ std::string SdpFingerprint::ToString() const {
   return s;
 }
 
-bool SdpCodec::Is(std::string_view codec_name) const { return EqualsNoCase(name, codec_name); }
+bool SdpCodec::Is(std::string_view codec_name) const { return base::EqualsIgnoreAsciiCase(name, codec_name); }
 
 std::optional<std::string_view> SdpCodec::FmtpParam(std::string_view key) const {
   for (std::string_view part : SplitOn(fmtp, ';')) {
     part = Trim(part);
     size_t eq = part.find('=');
     if (eq == std::string_view::npos) continue;
-    if (EqualsNoCase(Trim(part.substr(0, eq)), key)) return Trim(part.substr(eq + 1));
+    if (base::EqualsIgnoreAsciiCase(Trim(part.substr(0, eq)), key)) return Trim(part.substr(eq + 1));
   }
   return std::nullopt;
 }

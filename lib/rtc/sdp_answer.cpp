@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <set>
 
+#include "lib/base/ascii.hpp"
+
 namespace collab::rtc {
 namespace {
 
@@ -30,12 +32,6 @@ std::string_view FmtpOr(const SdpCodec& c, std::string_view key, std::string_vie
   return v ? *v : fallback;
 }
 
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
-}
-
 // The fixed codec rules on top of the configured name lists.
 bool PrimaryAcceptable(const SdpMedia& m, const SdpCodec& c, const SdpAnswerOptions& opt) {
   if (c.name.empty() || IsRepairOrFec(c)) return false;
@@ -51,7 +47,7 @@ bool PrimaryAcceptable(const SdpMedia& m, const SdpCodec& c, const SdpAnswerOpti
       std::string_view plid = FmtpOr(c, "profile-level-id", "420010");
       for (const auto& other : m.codecs) {
         if (other.Is("H264") && FmtpOr(other, "packetization-mode", "0") == "1" &&
-            EqualsNoCase(FmtpOr(other, "profile-level-id", "420010"), plid))
+            base::EqualsIgnoreAsciiCase(FmtpOr(other, "profile-level-id", "420010"), plid))
           return false;
       }
     }

@@ -1,7 +1,5 @@
 #include "lib/sfu/echo.hpp"
 
-#include <openssl/rand.h>
-
 #include <cstring>
 #include <unordered_map>
 
@@ -9,6 +7,7 @@
 #include "lib/base/fs.hpp"
 #include "lib/base/log.hpp"
 #include "lib/http/server.hpp"
+#include "lib/rtc/local_params.hpp"
 #include "lib/rtc/rtcp.hpp"
 #include "lib/rtc/rtp.hpp"
 #include "lib/rtc/sdp.hpp"
@@ -20,13 +19,6 @@ namespace {
 
 using base::MakeError;
 
-uint32_t RandomSsrc() {
-  uint32_t v = 0;
-  while (v == 0) {
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof(v)) != 1) v = 0x5eed0001;
-  }
-  return v;
-}
 
 void Put32(uint8_t* p, uint32_t v) { rtc::rtp_detail::Put32(p, v); }
 uint32_t Get32(const uint8_t* p) { return rtc::rtp_detail::Get32(p); }
@@ -128,20 +120,6 @@ void EchoService::CloseAll() {
 
 void EchoService::Remove(uint64_t peer_id) { peers_.erase(peer_id); }
 
-std::vector<std::string> EchoService::CandidateAddresses(const rtc::TransportAddress& bound) const {
-  if (!options_.announced_addresses.empty()) return options_.announced_addresses;
-  static const std::array<uint8_t, 16> kZero{};
-  if (bound.ip == kZero) {
-    // Bound to every address: offer loopback of the same family; real deployments announce.
-    return {bound.family == rtc::TransportAddress::Family::kIpv6 ? "::1" : "127.0.0.1"};
-  }
-  std::string s = bound.ToString();
-  size_t colon = s.rfind(':');
-  s = s.substr(0, colon);
-  if (!s.empty() && s.front() == '[') s = s.substr(1, s.size() - 2);
-  return {s};
-}
-
 base::Result<std::string> EchoService::HandleOffer(uint64_t peer_id, std::string_view sdp_offer,
                                                    std::shared_ptr<http::WebSocket> ws) {
   if (peers_.count(peer_id)) return MakeError(base::kExitUsage, "one offer per connection (no renegotiation)");
@@ -163,19 +141,8 @@ base::Result<std::string> EchoService::HandleOffer(uint64_t peer_id, std::string
   to.remote_pwd = std::string(offer.IcePwd(*first));
   to.remote_fingerprint = offer.Fingerprints(*first).front().ToString();
 
-  rtc::SdpLocalParams local;
-  local.ice_ufrag = to.local_ice.ufrag;
-  local.ice_pwd = to.local_ice.pwd;
-  COLLAB_ASSIGN_OR_RETURN(auto fp, rtc::CertificateFingerprint::Parse(certificate_->fingerprint()));
-  local.fingerprint.hash = "sha-256";
-  local.fingerprint.digest = fp.digest;
-  local.session_id = std::to_string(RandomSsrc());
-  int n = 1;
-  for (const auto& a : CandidateAddresses(sockets_->udp_address()))
-    local.candidates.push_back(rtc::MakeHostCandidate(std::to_string(n++), "udp", a, sockets_->udp_address().port));
-  if (sockets_->tcp_address())
-    for (const auto& a : CandidateAddresses(*sockets_->tcp_address()))
-      local.candidates.push_back(rtc::MakeHostCandidate(std::to_string(n++), "tcp", a, sockets_->tcp_address()->port));
+  COLLAB_ASSIGN_OR_RETURN(rtc::SdpLocalParams local, rtc::LocalParamsFor(to, *sockets_, certificate_->fingerprint(),
+                                                                        options_.announced_addresses));
 
   rtc::SdpAnswerOptions opts;
   opts.rtx = false;  // echo forwards retransmissions as they come; no RTX SSRC to translate
@@ -184,7 +151,7 @@ base::Result<std::string> EchoService::HandleOffer(uint64_t peer_id, std::string
     if (offer.Direction(m) != rtc::SdpDirection::kSendRecv) continue;
     rtc::SdpSendStream s;
     s.mid = m.mid;
-    s.ssrc = RandomSsrc();
+    s.ssrc = rtc::RandomSsrc();
     s.cname = "collab-echo";
     s.stream_id = "echo";
     s.track_id = "echo-" + m.mid;

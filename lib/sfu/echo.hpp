@@ -58,7 +58,6 @@ class EchoService {
   struct Peer;
 
  private:
-  std::vector<std::string> CandidateAddresses(const rtc::TransportAddress& bound) const;
 
   rtc::RtcSockets* sockets_;
   std::shared_ptr<const rtc::Certificate> certificate_;

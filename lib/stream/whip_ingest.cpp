@@ -1,15 +1,16 @@
 #include "lib/stream/whip_ingest.hpp"
 
 #include <algorithm>
-#include <array>
 #include <random>
 #include <set>
 
+#include "lib/base/ascii.hpp"
 #include "lib/base/exit_codes.hpp"
 #include "lib/base/log.hpp"
 #include "lib/base/time.hpp"
 #include "lib/http/server.hpp"
 #include "lib/media/audio_transcode.hpp"
+#include "lib/rtc/local_params.hpp"
 #include "lib/rtc/rtcp.hpp"
 #include "lib/rtc/rtp.hpp"
 #include "lib/rtc/sdp.hpp"
@@ -45,18 +46,6 @@ std::string RandomHex(size_t bytes) {
   return s;
 }
 
-uint32_t RandomSsrc() {
-  std::random_device rd;
-  uint32_t v = 0;
-  while (v == 0) v = rd();
-  return v;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
 
 http::Response Problem(int status, std::string code, std::string message) {
   return http::Response::Error(status, std::move(code), std::move(message));
@@ -70,7 +59,7 @@ void PreferH264(rtc::SdpMedia& m) {
     auto mode = c.FmtpParam("packetization-mode");
     if (!mode || *mode != "1") return 3;
     auto pli = c.FmtpParam("profile-level-id");
-    return pli && Lower(std::string(*pli)) == "42e01f" ? 0 : 1;
+    return pli && base::LowerAscii(std::string(*pli)) == "42e01f" ? 0 : 1;
   };
   std::stable_sort(m.codecs.begin(), m.codecs.end(),
                    [&](const rtc::SdpCodec& a, const rtc::SdpCodec& b) { return rank(a) < rank(b); });
@@ -158,7 +147,7 @@ struct WhipIngest::Session {
   std::unique_ptr<rtc::WebRtcTransport> transport;
   std::set<int> video_pts;
   int audio_pt = -1;
-  uint32_t our_ssrc = RandomSsrc();
+  uint32_t our_ssrc = rtc::RandomSsrc();
   uint32_t video_ssrc = 0;
   H264Depacketizer depacketizer;
   std::unique_ptr<media::OpusToAac> aac;
@@ -333,19 +322,9 @@ void WhipIngest::OnTick() {
   for (const auto& [conn, why] : dead) End(conn, why.c_str());
 }
 
-std::vector<std::string> WhipIngest::CandidateAddresses(const rtc::TransportAddress& bound) const {
-  if (!options_.announced_addresses.empty()) return options_.announced_addresses;
-  static const std::array<uint8_t, 16> kZero{};
-  if (bound.ip == kZero) return {bound.family == rtc::TransportAddress::Family::kIpv6 ? "::1" : "127.0.0.1"};
-  std::string s = bound.ToString();
-  s = s.substr(0, s.rfind(':'));
-  if (!s.empty() && s.front() == '[') s = s.substr(1, s.size() - 2);
-  return {s};
-}
-
 http::Response WhipIngest::Offer(const std::string& name, const http::Request& req) {
   if (!ValidName(name)) return Problem(400, "bad_request", "invalid stream name (letters, digits, _ and -, up to 64)");
-  std::string type = Lower(req.Header("content-type"));
+  std::string type = base::LowerAscii(req.Header("content-type"));
   if (type.rfind("application/sdp", 0) != 0)
     return Problem(415, "unsupported_media_type", "the offer must be sent as application/sdp");
   if (sessions_.size() >= options_.max_sessions) return Problem(503, "unavailable", "too many WHIP sessions");
@@ -378,20 +357,8 @@ http::Response WhipIngest::Offer(const std::string& name, const http::Request& r
   to.remote_fingerprint = offer.Fingerprints(*first).front().ToString();
   to.ice.initial_timeout_ms = options_.connect_timeout_ms;
 
-  rtc::SdpLocalParams local;
-  local.ice_ufrag = to.local_ice.ufrag;
-  local.ice_pwd = to.local_ice.pwd;
-  auto fp = rtc::CertificateFingerprint::Parse(certificate_->fingerprint());
-  if (!fp) return Problem(500, "internal", "internal error");
-  local.fingerprint.hash = "sha-256";
-  local.fingerprint.digest = fp->digest;
-  local.session_id = std::to_string(RandomSsrc());
-  int n = 1;
-  for (const auto& a : CandidateAddresses(sockets_->udp_address()))
-    local.candidates.push_back(rtc::MakeHostCandidate(std::to_string(n++), "udp", a, sockets_->udp_address().port));
-  if (sockets_->tcp_address())
-    for (const auto& a : CandidateAddresses(*sockets_->tcp_address()))
-      local.candidates.push_back(rtc::MakeHostCandidate(std::to_string(n++), "tcp", a, sockets_->tcp_address()->port));
+  auto local = rtc::LocalParamsFor(to, *sockets_, certificate_->fingerprint(), options_.announced_addresses);
+  if (!local) return Problem(500, "internal", "internal error");
 
   rtc::SdpAnswerOptions opts;
   opts.audio_codecs = {"opus"};
@@ -402,7 +369,7 @@ http::Response WhipIngest::Offer(const std::string& name, const http::Request& r
   opts.rtcp_feedback = {"nack pli", "ccm fir", "goog-remb"};
   for (const auto& m : offer.media)
     if (!m.IsRejected()) opts.direction_limits.push_back({m.mid, false, true});
-  auto answer = rtc::BuildSdpAnswer(offer, local, opts);
+  auto answer = rtc::BuildSdpAnswer(offer, *local, opts);
   if (!answer) return Problem(400, "bad_request", "cannot answer the offer: " + answer.error().message);
 
   auto s = std::make_unique<Session>();
@@ -428,7 +395,7 @@ http::Response WhipIngest::Offer(const std::string& name, const http::Request& r
   // The publish decision: keys, name in use and stream limits are the owner's.
   std::string auth = req.Header("authorization");
   std::string key;
-  if (auth.size() > 7 && Lower(auth.substr(0, 7)) == "bearer ") key = auth.substr(7);
+  if (auth.size() > 7 && base::LowerAscii(auth.substr(0, 7)) == "bearer ") key = auth.substr(7);
   uint64_t conn = kWhipConnectionBase + next_session_++;
   RtmpPublishRequest pr;
   pr.app = "whip";

@@ -84,7 +84,6 @@ class WhipIngest {
  private:
   void End(uint64_t conn, const char* why);
   void OnTick();
-  std::vector<std::string> CandidateAddresses(const rtc::TransportAddress& bound) const;
 
   uv_loop_t* loop_;
   rtc::RtcSockets* sockets_;

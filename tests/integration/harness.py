@@ -3,7 +3,6 @@
 Every daemon is started by the test that needs it and stopped by PID. Waits poll for a
 condition with a deadline instead of sleeping a fixed time.
 """
-import base64
 import http.client
 import json
 import os
@@ -38,6 +37,25 @@ def wait_for(cond, timeout=30.0, interval=0.02, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def start_publisher(test, url, fmt="flv", size="640x360", seconds=20.0, tone="sine", extra_args=()):
+    """ffmpeg publishing a test pattern (30 fps, libx264 with a keyframe a second) and a tone (AAC)
+    to `url` in real time, as `fmt`; the test's cleanup kills it if it still runs. stderr is a
+    pipe the test may read after the process ended."""
+    args = [shutil.which("ffmpeg") or "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
+            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30", "-f", "lavfi", "-i", tone,
+            "-t", str(seconds), "-c:v", "libx264", "-g", "30", "-tune", "zerolatency", "-preset", "ultrafast",
+            "-c:a", "aac", *extra_args, "-f", fmt, url]
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def stop():
+        if p.poll() is None:
+            p.kill()
+        p.wait(timeout=30)
+        p.stderr.close()
+    test.addCleanup(stop)
+    return p
 
 
 def run(args, **kw):

@@ -1,11 +1,9 @@
 """collab-admin stream list|kick against a real collab-stream with a real ffmpeg publisher."""
 import json
 import shutil
-import signal
-import subprocess
 import unittest
 
-from harness import Env, wait_for
+from harness import Env, start_publisher, wait_for
 
 FFMPEG = shutil.which("ffmpeg")
 KEYS = "cam1:k1,*:anykey"
@@ -23,19 +21,7 @@ class AdminStreamTest(unittest.TestCase):
 
     def publish(self, name, key, seconds=60):
         url = f"rtmp://127.0.0.1:{self.rtmp_port}/live/{name}?key={key}"
-        p = subprocess.Popen([FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
-                              "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine",
-                              "-t", str(seconds), "-c:v", "libx264", "-g", "30", "-tune", "zerolatency",
-                              "-preset", "ultrafast", "-c:a", "aac", "-f", "flv", url],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-        def stop():
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-            p.wait(timeout=30)
-            p.stderr.close()
-        self.addCleanup(stop)
-        return p
+        return start_publisher(self, url, size="320x240", seconds=seconds)
 
     def list_json(self):
         r = self.env.admin("--json", "stream", "list")

@@ -12,13 +12,24 @@ import subprocess
 import tempfile
 import time
 import unittest
-import urllib.parse
 
 import llhls_check
-from harness import Control, Daemon, Env, binary, wait_for
+from harness import Control, Daemon, Env, binary, start_publisher, wait_for
 
 FFMPEG = shutil.which("ffmpeg")
 FFPROBE = shutil.which("ffprobe")
+
+
+def probe(data):
+    """{codec_type: ffprobe's stream entry (codec, size, packets read)} of an fMP4 init + segment."""
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
+        f.write(data)
+        f.flush()
+        r = subprocess.run([FFPROBE, "-v", "error", "-count_packets", "-show_entries",
+                            "stream=codec_name,codec_type,width,height,nb_read_packets", "-of", "json", f.name],
+                           capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return {s["codec_type"]: s for s in json.loads(r.stdout)["streams"]}
 
 
 def tfdt_by_track(data):
@@ -57,19 +68,7 @@ class StreamTest(unittest.TestCase):
 
     def publish(self, name, key, seconds=20.0, extra_args=()):
         url = f"rtmp://127.0.0.1:{self.rtmp_port}/live/{name}?key={key}"
-        args = [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
-                "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine",
-                "-t", str(seconds), "-c:v", "libx264", "-g", "30", "-tune", "zerolatency", "-preset", "ultrafast",
-                "-c:a", "aac", *extra_args, "-f", "flv", url]
-        p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-        def stop():
-            if p.poll() is None:
-                p.kill()
-            p.wait(timeout=30)
-            p.stderr.close()
-        self.addCleanup(stop)
-        return p
+        return start_publisher(self, url, seconds=seconds, extra_args=extra_args)
 
     def get(self, path, headers=None, timeout=15):
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
@@ -338,19 +337,7 @@ class Srt(StreamTest):
 
     def publish_srt(self, port, passphrase, seconds):
         url = f"srt://127.0.0.1:{port}?mode=caller" + (f"&passphrase={passphrase}" if passphrase else "")
-        args = [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
-                "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine",
-                "-t", str(seconds), "-c:v", "libx264", "-g", "30", "-tune", "zerolatency", "-preset", "ultrafast",
-                "-c:a", "aac", "-f", "mpegts", url]
-        p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-        def stop():
-            if p.poll() is None:
-                p.kill()
-            p.wait(timeout=30)
-            p.stderr.close()
-        self.addCleanup(stop)
-        return p
+        return start_publisher(self, url, fmt="mpegts", seconds=seconds)
 
     def test_srt_publisher_with_passphrase_gets_the_same_llhls(self):
         port = free_udp_port()

@@ -11,14 +11,13 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import time
 import unittest
 import urllib.parse
 
 import llhls_check
 from chat_client import Api
-from harness import Control, Env, binary, run, wait_for
+from harness import Control, Env, binary, run, start_publisher, wait_for
 
 FFMPEG = shutil.which("ffmpeg")
 BUCKET_S = 6 * 3600
@@ -63,18 +62,7 @@ class StreamAuthBase(unittest.TestCase):
 
     def publish(self, name, seconds=60):
         url = f"rtmp://127.0.0.1:{self.rtmp_port}/live/{name}?key=k1"
-        p = subprocess.Popen([FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
-                              "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-f", "lavfi", "-i", "sine",
-                              "-t", str(seconds), "-c:v", "libx264", "-g", "30", "-tune", "zerolatency",
-                              "-preset", "ultrafast", "-c:a", "aac", "-f", "flv", url],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def stop():
-            if p.poll() is None:
-                p.kill()
-            p.wait(timeout=30)
-        self.addCleanup(stop)
-        return p
+        return start_publisher(self, url, size="320x180", seconds=seconds)
 
     def get(self, path, timeout=15):
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)

@@ -4,13 +4,11 @@ RESOLUTION, CODECS and FRAME-RATE; the rung's playlist passes the LL-HLS checker
 reloads, and its segments are H.264 at 120 lines with the source's AAC, cut where the source's are. With viewer tokens every
 URI in the master and the rung's playlist carries vt. Without a ladder master.m3u8 is 404."""
 import json
-import subprocess
-import tempfile
 import time
 
 import llhls_check
 from harness import Env, wait_for
-from test_stream import FFPROBE, StreamTest, tfdt_by_track
+from test_stream import StreamTest, probe, tfdt_by_track
 from test_stream_auth import URI_ATTR, mint
 
 LADDER = "stream.ladder=120p:150k"
@@ -24,17 +22,6 @@ def variants(text):
         if line.startswith("#EXT-X-STREAM-INF:") and i + 1 < len(lines):
             out.append((llhls_check.attributes(line.split(":", 1)[1]), lines[i + 1]))
     return out
-
-
-def probe(data):
-    with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
-        f.write(data)
-        f.flush()
-        r = subprocess.run([FFPROBE, "-v", "error", "-count_packets", "-show_entries",
-                            "stream=codec_name,codec_type,width,height,nb_read_packets", "-of", "json", f.name],
-                           capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return {s["codec_type"]: s for s in json.loads(r.stdout)["streams"]}
 
 
 class LadderBase(StreamTest):

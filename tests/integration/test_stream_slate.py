@@ -12,7 +12,7 @@ import time
 
 import llhls_check
 from harness import SOURCE_DIR, wait_for
-from test_stream import FFPROBE, StreamTest, tfdt_by_track
+from test_stream import StreamTest, probe, tfdt_by_track
 
 HLS_JS = os.path.join(SOURCE_DIR, "web", "vendor", "hls.min.js")
 # A bare hls.js player (low-latency mode) on a page of collab-stream's own origin; it answers
@@ -47,17 +47,6 @@ try {
   await close();
 }
 """
-
-
-def probe(data):
-    with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
-        f.write(data)
-        f.flush()
-        r = subprocess.run([FFPROBE, "-v", "error", "-count_packets", "-show_entries",
-                            "stream=codec_name,codec_type,width,height,nb_read_packets", "-of", "json", f.name],
-                           capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return {s["codec_type"]: s for s in json.loads(r.stdout)["streams"]}
 
 
 def decode_errors(data):

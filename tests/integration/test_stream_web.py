@@ -13,7 +13,7 @@ import socket
 import subprocess
 import unittest
 
-from harness import SOURCE_DIR, Control, Env, run, wait_for
+from harness import SOURCE_DIR, Control, Env, run, start_publisher, wait_for
 
 E2E = os.path.join(SOURCE_DIR, "tests", "e2e")
 FFMPEG = shutil.which("ffmpeg")
@@ -73,19 +73,8 @@ class LivePlayer(unittest.TestCase):
 
     def publish(self, name, seconds=90):
         url = f"rtmp://127.0.0.1:{self.rtmp_port}/live/{name}?key=livekey"
-        args = [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
-                "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
-                "-t", str(seconds), "-c:v", "libx264", "-g", "30", "-tune", "zerolatency", "-preset", "ultrafast",
-                "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-f", "flv", url]
-        p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-        def stop():
-            if p.poll() is None:
-                p.kill()
-            p.wait(timeout=30)
-            p.stderr.close()
-        self.addCleanup(stop)
-        return p
+        return start_publisher(self, url, seconds=seconds, tone="sine=frequency=440",
+                               extra_args=["-pix_fmt", "yuv420p", "-b:a", "64k"])
 
     def e2e_config(self, scenario, stream, **extra):
         return {"url": self.origin + "/", "scenario": scenario, "stream": stream, "user": "viewer",

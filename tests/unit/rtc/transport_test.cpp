@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "lib/rtc/certificate.hpp"
 #include "lib/rtc/dtls.hpp"
 #include "lib/rtc/ice_tcp_framing.hpp"
+#include "lib/rtc/local_params.hpp"
 #include "lib/rtc/rtp.hpp"
 #include "lib/rtc/srtp.hpp"
 #include "lib/rtc/stun.hpp"
@@ -614,4 +616,58 @@ TEST_CASE("transport: consent expiry and a missing first check close the peer", 
     server.t.reset();
   }
   sockets.reset();
+}
+
+TEST_CASE("transport: an answer's local parameters carry the transport's credentials and a candidate per socket",
+          "[transport]") {
+  Loop L;
+  auto sockets = StartSockets(&L.loop);
+  auto cert = NewCert();
+  WebRtcTransportOptions to;
+  auto local = LocalParamsFor(to, *sockets, cert->fingerprint(), {});
+  REQUIRE(local.ok());
+  CHECK(local->ice_ufrag == to.local_ice.ufrag);
+  CHECK(local->ice_pwd == to.local_ice.pwd);
+  auto fp = CertificateFingerprint::Parse(cert->fingerprint());
+  REQUIRE(fp.ok());
+  CHECK(local->fingerprint.hash == "sha-256");
+  CHECK(local->fingerprint.digest == fp->digest);
+  CHECK_FALSE(local->session_id.empty());
+  REQUIRE(local->candidates.size() == 2);
+  CHECK(local->candidates[0].transport == "udp");
+  CHECK(local->candidates[0].address == "127.0.0.1");
+  CHECK(local->candidates[0].port == sockets->udp_address().port);
+  CHECK(local->candidates[1].transport == "tcp");
+  CHECK(local->candidates[1].port == sockets->tcp_address()->port);
+  CHECK(local->candidates[0].foundation != local->candidates[1].foundation);
+
+  // Announced addresses replace the bound one on both sockets.
+  auto announced = LocalParamsFor(to, *sockets, cert->fingerprint(), {"192.0.2.7", "2001:db8::7"});
+  REQUIRE(announced.ok());
+  REQUIRE(announced->candidates.size() == 4);
+  CHECK(announced->candidates[0].address == "192.0.2.7");
+  CHECK(announced->candidates[1].address == "2001:db8::7");
+  CHECK(announced->candidates[3].transport == "tcp");
+  CHECK(announced->candidates[3].address == "2001:db8::7");
+
+  CHECK_FALSE(LocalParamsFor(to, *sockets, "sha-256 not-hex", {}).ok());
+  sockets.reset();
+}
+
+TEST_CASE("transport: candidate addresses for wildcard, specific and announced binds", "[transport]") {
+  auto any4 = TransportAddress::FromString("0.0.0.0:4000");
+  auto any6 = TransportAddress::FromString("[::]:4000");
+  auto one6 = TransportAddress::FromString("[2001:db8::1]:4000");
+  auto one4 = TransportAddress::FromString("10.1.2.3:4000");
+  REQUIRE((any4 && any6 && one6 && one4));
+  CHECK(CandidateAddresses(*any4, {}) == std::vector<std::string>{"127.0.0.1"});
+  CHECK(CandidateAddresses(*any6, {}) == std::vector<std::string>{"::1"});
+  CHECK(CandidateAddresses(*one6, {}) == std::vector<std::string>{"2001:db8::1"});
+  CHECK(CandidateAddresses(*one4, {}) == std::vector<std::string>{"10.1.2.3"});
+  CHECK(CandidateAddresses(*any4, {"198.51.100.1"}) == std::vector<std::string>{"198.51.100.1"});
+  std::vector<uint32_t> ssrcs;
+  for (int i = 0; i < 8; ++i) ssrcs.push_back(RandomSsrc());
+  for (uint32_t v : ssrcs) CHECK(v != 0);
+  std::sort(ssrcs.begin(), ssrcs.end());
+  CHECK(std::unique(ssrcs.begin(), ssrcs.end()) - ssrcs.begin() > 1);
 }
