@@ -57,6 +57,11 @@ Result<ChatOptions> OptionsFromConfig(const config::Config& cfg) {
   o.token_ttl_s = cfg.GetInt("chatd.token_ttl_s");
   o.max_message_bytes = static_cast<size_t>(cfg.GetInt("chatd.max_message_bytes"));
   o.away_after_ms = cfg.GetInt("chatd.away_after_s") * 1000;
+  for (const std::string& a : cfg.GetStringList("chatd.metrics_allow")) {
+    auto p = base::ParseIpPrefix(a);
+    if (!p) return MakeError(base::kExitConfig, "chatd.metrics_allow: " + p.error().message);
+    o.metrics_allow.push_back(*p);
+  }
   o.mass_mention_confirm_members = static_cast<size_t>(cfg.GetInt("chatd.mass_mention_confirm_members"));
   o.mass_mention_per_hour = cfg.GetInt("chatd.mass_mention_per_hour");
   o.retention_message_days = cfg.GetInt("chatd.retention_message_days");

@@ -28,6 +28,7 @@
 #include <variant>
 #include <vector>
 
+#include "lib/base/ip_prefix.hpp"
 #include "lib/base/json.hpp"
 #include "lib/base/result.hpp"
 #include "lib/chat/ldap.hpp"
@@ -58,6 +59,7 @@ struct ChatOptions {
   int64_t token_ttl_s = 600;
   size_t max_message_bytes = 16384;
   int64_t away_after_ms = 600000;
+  std::vector<base::IpPrefix> metrics_allow;  // who may fetch /metrics (chatd.metrics_allow)
   size_t mass_mention_confirm_members = 30;
   int64_t mass_mention_per_hour = 6;
   int64_t retention_message_days = 0;

@@ -7,6 +7,7 @@
 
 #include "lib/auth/token.hpp"
 #include "lib/auth/viewer_token.hpp"
+#include "lib/base/ip_prefix.hpp"
 #include "lib/base/log.hpp"
 #include "lib/base/time.hpp"
 #include "lib/chat/chat.hpp"
@@ -752,7 +753,9 @@ void HttpApi::Register(http::Server& http) {
                                            {"mass_mention_confirm_members",
                                             static_cast<int64_t>(c_.options().mass_mention_confirm_members)}})));
   });
-  http.Route("GET", "/metrics", [this](const Request&, Responder respond) {
+  http.Route("GET", "/metrics", [this](const Request& req, Responder respond) {
+    if (!base::AnyIpPrefixContains(c_.options().metrics_allow, req.peer_ip))
+      return Fail(respond, 403, "forbidden", "/metrics is served only to the addresses in chatd.metrics_allow");
     Response r = Response::Text(200, c_.Metrics());
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     respond(std::move(r));

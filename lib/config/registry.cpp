@@ -9,6 +9,7 @@
 #include <charconv>
 #include <initializer_list>
 
+#include "lib/base/ip_prefix.hpp"
 #include "lib/config/config.hpp"
 #include "lib/config/internal.hpp"
 
@@ -114,6 +115,25 @@ KeyDef IpList(std::string section, std::string name, std::string doc) {
   k.default_value = StringList{};
   k.doc = std::move(doc);
   k.validate = CheckIpList;
+  return k;
+}
+
+// Who may fetch a daemon's /metrics: addresses and CIDR ranges of both families.
+KeyDef MetricsAllow(std::string section) {
+  KeyDef k;
+  k.section = std::move(section);
+  k.name = "metrics_allow";
+  k.type = KeyType::kStringList;
+  k.default_value = StringList{"127.0.0.0/8", "::1/128"};
+  k.doc = "client addresses or CIDR ranges (10.0.0.0/8, 2001:db8::/32) allowed to fetch /metrics; others get 403; "
+          "[\"0.0.0.0/0\", \"::/0\"] allows all";
+  k.validate = [](const Value& v) -> std::string {
+    for (const std::string& a : std::get<StringList>(v)) {
+      auto p = base::ParseIpPrefix(a);
+      if (!p) return "entry " + internal::Printable(p.error().message);
+    }
+    return "";
+  };
   return k;
 }
 
@@ -421,6 +441,8 @@ std::vector<KeyDef> BuildRegistry() {
   AddProgramKeys(r, "chatd", "127.0.0.1:8080");
   AddProgramKeys(r, "sfu", "127.0.0.1:8081");
   AddProgramKeys(r, "stream", "127.0.0.1:8082");
+  r.push_back(MetricsAllow("chatd"));
+  r.push_back(MetricsAllow("stream"));
   r.push_back(Listen("sfu", "rtc_udp_listen", "127.0.0.1:10000",
                      "UDP address for all WebRTC media (ICE, DTLS, SRTP): IP:PORT; port 0 takes a free port"));
   r.push_back(Listen("sfu", "rtc_tcp_listen", "127.0.0.1:10000",

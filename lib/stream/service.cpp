@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "lib/base/ip_prefix.hpp"
 #include "lib/base/log.hpp"
 #include "lib/base/time.hpp"
 #include "lib/config/config.hpp"
@@ -216,7 +217,12 @@ class Service final : public daemon::Service {
       Cors(req.Header("origin"), r);
       respond(std::move(r));
     });
-    http.Route("GET", "/metrics", [this](const http::Request&, http::Responder respond) { respond(Metrics()); });
+    http.Route("GET", "/metrics", [this](const http::Request& req, http::Responder respond) {
+      if (!base::AnyIpPrefixContains(metrics_allow_, req.peer_ip))
+        return respond(http::Response::Error(403, "forbidden",
+                                             "/metrics is served only to the addresses in stream.metrics_allow"));
+      respond(Metrics());
+    });
     http.Route("GET", "/api/v1/recordings", [this](const http::Request& req, http::Responder respond) {
       http::Response r = http::Response::Json(200, recorder_->List());
       Cors(req.Header("origin"), r);
@@ -305,6 +311,9 @@ class Service final : public daemon::Service {
     po.window_segments = static_cast<int>(cfg.GetInt("stream.window_segments"));
     po.dvr_ms = static_cast<int>(cfg.GetInt("stream.dvr_s") * 1000);
     record_ = cfg.GetStringList("stream.record");
+    metrics_allow_.clear();
+    for (const std::string& a : cfg.GetStringList("stream.metrics_allow"))
+      if (auto p = base::ParseIpPrefix(a)) metrics_allow_.push_back(*p);  // validated with the config
     if (recorder_) recorder_->SetKeepDays(static_cast<int>(cfg.GetInt("stream.record_keep_days")));
     packager_options_ = po;  // new streams only: a running playlist must not change its targets
     keys_.clear();
@@ -1163,6 +1172,7 @@ class Service final : public daemon::Service {
   std::map<uint64_t, std::string> conn_stream_;
   std::unique_ptr<Recorder> recorder_;
   std::vector<std::string> record_;
+  std::vector<base::IpPrefix> metrics_allow_;  // who may fetch /metrics (stream.metrics_allow)
   std::map<std::string, bool> record_override_;  // collab-admin stream record NAME start|stop
   std::list<Waiter> waiters_;
   ViewerAuth viewer_auth_;

@@ -570,6 +570,15 @@ class Presence(unittest.TestCase):
 
 
 class MetricsAndTokens(unittest.TestCase):
+    def test_metrics_only_for_the_allowed_addresses(self):
+        # Tests reach the daemon from 127.0.0.1, outside this range.
+        ce = ChatEnv(self, options=["chatd.metrics_allow=192.0.2.0/24"])
+        r = ce.api().get("/metrics")
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(r.json["error"]["code"], "forbidden")
+        self.assertIn("chatd.metrics_allow", r.json["error"]["message"])
+        self.assertEqual(ce.api().get("/api/v1/config").status, 200)  # only /metrics is refused
+
     def test_metrics_is_prometheus_text_and_counts_messages(self):
         ce = ChatEnv(self)
         u = ce.users("alice")

@@ -45,6 +45,22 @@ class CheckConfig(unittest.TestCase):
         self.assertEqual(r.returncode, 78)
         self.assertIn("max_body_bytes", r.stderr)
 
+    def test_bad_metrics_range_names_file_line_and_entry(self):
+        env = Env(self)
+        with open(env.config) as f:
+            lines = f.read().split("\n")
+        start = lines.index("[stream]")
+        at = next(i for i in range(start, len(lines)) if lines[i].startswith("metrics_allow ="))
+        lines[at] = 'metrics_allow = ["127.0.0.0/8", "10.1.2.3/8"]'
+        with open(env.config, "w") as f:
+            f.write("\n".join(lines))
+        r = run([binary("collab-stream"), "-c", env.config, "-t"])
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn(f"{env.config}:{at + 1}:", r.stderr)
+        self.assertIn("metrics_allow", r.stderr)
+        self.assertIn("10.1.2.3/8", r.stderr)
+        self.assertIn("bits set after the first 8", r.stderr)
+
     def test_missing_file_is_a_config_error(self):
         r = run([binary("collab-stream"), "-c", "/nonexistent/collab.toml", "-t"])
         self.assertEqual(r.returncode, 78)

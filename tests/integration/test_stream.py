@@ -385,6 +385,13 @@ class Srt(StreamTest):
 
 
 class Admin(StreamTest):
+    def test_metrics_only_for_the_allowed_addresses(self):
+        self.start("stream.metrics_allow=10.0.0.0/8")  # tests connect from 127.0.0.1
+        code, _, body = self.get("/metrics")
+        self.assertEqual(code, 403)
+        self.assertIn(b"stream.metrics_allow", body)
+        self.assertEqual(self.get("/api/v1/streams")[0], 200)  # the rest is served as before
+
     def test_list_kick_and_metrics(self):
         self.start()
         pub = self.publish("cam1", "k1", seconds=60)
