@@ -196,6 +196,7 @@ class Parser {
   base::Status Line(char type, std::string_view value);
   base::Status SessionLine(char type, std::string_view value);
   base::Status MediaLine(char type, std::string_view value);
+  base::Status SectionLine(char type, std::string_view value);
   base::Status StartMedia(std::string_view value);
   base::Status SessionAttribute(std::string_view name, std::string_view value, bool has_value);
   base::Status MediaAttribute(std::string_view name, std::string_view value, bool has_value);
@@ -281,7 +282,31 @@ base::Status Parser::Line(char type, std::string_view value) {
     return base::Ok();
   }
   if (type == 'm') return StartMedia(value);
+  if (type == 'c' || type == 'b' || type == 'a') return SectionLine(type, value);
   return in_media_ ? MediaLine(type, value) : SessionLine(type, value);
+}
+
+// c=, b= and a= read the same at session and at media level; they go to the current section.
+base::Status Parser::SectionLine(char type, std::string_view value) {
+  SdpMedia* m = in_media_ ? &session_.media.back() : nullptr;
+  if (type == 'c') {
+    std::optional<SdpConnection>& connection = m ? m->connection : session_.connection;
+    if (connection) return Fail(m ? "duplicate c= in a media section" : "duplicate c=");
+    COLLAB_ASSIGN_OR_RETURN(connection, ParseConnection(value));
+    return base::Ok();
+  }
+  if (type == 'b') {
+    COLLAB_ASSIGN_OR_RETURN(auto bw, ParseBandwidth(value));
+    (m ? m->bandwidths : session_.bandwidths).push_back(std::move(bw));
+    return base::Ok();
+  }
+  if (++attributes_in_section_ > limits_.max_attributes_per_section) return Fail("too many attributes");
+  size_t colon = value.find(':');
+  std::string_view name = value.substr(0, colon);
+  if (!IsToken(name)) return Fail("bad attribute name");
+  bool has_value = colon != std::string_view::npos;
+  std::string_view attr = has_value ? value.substr(colon + 1) : std::string_view{};
+  return m ? MediaAttribute(name, attr, has_value) : SessionAttribute(name, attr, has_value);
 }
 
 base::Status Parser::SessionLine(char type, std::string_view value) {
@@ -331,24 +356,6 @@ base::Status Parser::SessionLine(char type, std::string_view value) {
     case 'k':
       session_.extra_lines.push_back({type, std::string(value)});
       return base::Ok();
-    case 'c': {
-      if (session_.connection) return Fail("duplicate c=");
-      COLLAB_ASSIGN_OR_RETURN(session_.connection, ParseConnection(value));
-      return base::Ok();
-    }
-    case 'b': {
-      COLLAB_ASSIGN_OR_RETURN(auto bw, ParseBandwidth(value));
-      session_.bandwidths.push_back(std::move(bw));
-      return base::Ok();
-    }
-    case 'a': {
-      if (++attributes_in_section_ > limits_.max_attributes_per_section) return Fail("too many attributes");
-      size_t colon = value.find(':');
-      std::string_view name = value.substr(0, colon);
-      if (!IsToken(name)) return Fail("bad attribute name");
-      bool has_value = colon != std::string_view::npos;
-      return SessionAttribute(name, has_value ? value.substr(colon + 1) : std::string_view{}, has_value);
-    }
     default:
       return Fail(std::string("unknown line type '") + type + "='");
   }
@@ -361,24 +368,6 @@ base::Status Parser::MediaLine(char type, std::string_view value) {
     case 'k':
       m.extra_lines.push_back({type, std::string(value)});
       return base::Ok();
-    case 'c': {
-      if (m.connection) return Fail("duplicate c= in a media section");
-      COLLAB_ASSIGN_OR_RETURN(m.connection, ParseConnection(value));
-      return base::Ok();
-    }
-    case 'b': {
-      COLLAB_ASSIGN_OR_RETURN(auto bw, ParseBandwidth(value));
-      m.bandwidths.push_back(std::move(bw));
-      return base::Ok();
-    }
-    case 'a': {
-      if (++attributes_in_section_ > limits_.max_attributes_per_section) return Fail("too many attributes");
-      size_t colon = value.find(':');
-      std::string_view name = value.substr(0, colon);
-      if (!IsToken(name)) return Fail("bad attribute name");
-      bool has_value = colon != std::string_view::npos;
-      return MediaAttribute(name, has_value ? value.substr(colon + 1) : std::string_view{}, has_value);
-    }
     case 'v':
     case 'o':
     case 's':
