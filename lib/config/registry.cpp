@@ -29,6 +29,24 @@ KeyDef Str(std::string section, std::string name, std::string def, std::string d
   return k;
 }
 
+KeyDef StrList(std::string section, std::string name, StringList def, std::string doc, Validator validate = nullptr) {
+  KeyDef k;
+  k.section = std::move(section);
+  k.name = std::move(name);
+  k.type = KeyType::kStringList;
+  k.default_value = std::move(def);
+  k.doc = std::move(doc);
+  k.validate = std::move(validate);
+  return k;
+}
+
+// A stream name as collab-stream accepts it: 1 to 64 letters, digits, _ and -.
+bool IsStreamName(std::string_view n) {
+  return !n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
 std::string CheckNotEmpty(const Value& v) { return std::get<std::string>(v).empty() ? "must not be empty" : ""; }
 
 // A path that must be set (directories and files the programs cannot run without).
@@ -108,33 +126,21 @@ std::string CheckIpList(const Value& v) {
 }
 
 KeyDef IpList(std::string section, std::string name, std::string doc) {
-  KeyDef k;
-  k.section = std::move(section);
-  k.name = std::move(name);
-  k.type = KeyType::kStringList;
-  k.default_value = StringList{};
-  k.doc = std::move(doc);
-  k.validate = CheckIpList;
-  return k;
+  return StrList(std::move(section), std::move(name), StringList{}, std::move(doc), CheckIpList);
 }
 
 // Who may fetch a daemon's /metrics: addresses and CIDR ranges of both families.
 KeyDef MetricsAllow(std::string section) {
-  KeyDef k;
-  k.section = std::move(section);
-  k.name = "metrics_allow";
-  k.type = KeyType::kStringList;
-  k.default_value = StringList{"127.0.0.0/8", "::1/128"};
-  k.doc = "client addresses or CIDR ranges (10.0.0.0/8, 2001:db8::/32) allowed to fetch /metrics; others get 403; "
-          "[\"0.0.0.0/0\", \"::/0\"] allows all";
-  k.validate = [](const Value& v) -> std::string {
-    for (const std::string& a : std::get<StringList>(v)) {
-      auto p = base::ParseIpPrefix(a);
-      if (!p) return "entry " + internal::Printable(p.error().message);
-    }
-    return "";
-  };
-  return k;
+  return StrList(std::move(section), "metrics_allow", StringList{"127.0.0.0/8", "::1/128"},
+                 "client addresses or CIDR ranges (10.0.0.0/8, 2001:db8::/32) allowed to fetch /metrics; others get "
+                 "403; [\"0.0.0.0/0\", \"::/0\"] allows all",
+                 [](const Value& v) -> std::string {
+                   for (const std::string& a : std::get<StringList>(v)) {
+                     auto p = base::ParseIpPrefix(a);
+                     if (!p) return "entry " + internal::Printable(p.error().message);
+                   }
+                   return "";
+                 });
 }
 
 KeyDef Listen(std::string section, std::string name, std::string def, std::string doc) {
@@ -209,23 +215,17 @@ void AddChatdKeys(std::vector<KeyDef>& r) {
   r.push_back(Str("chatd", "public_stream_url", "",
                   "live-stream URL the web app uses; empty: this host with stream.listen's port"));
   r.push_back(Int("chatd", "max_file_bytes", 20 << 20, "largest file upload, in bytes", 1024, 1LL << 32));
-  {
-    KeyDef k;
-    k.section = "chatd";
-    k.name = "file_types";
-    k.type = KeyType::kStringList;
-    k.default_value = StringList{"image/*", "text/plain", "text/csv", "application/pdf", "application/zip",
+  r.push_back(StrList("chatd", "file_types",
+                      StringList{"image/*", "text/plain", "text/csv", "application/pdf", "application/zip",
                                  "application/vnd.openxmlformats-officedocument.*", "application/vnd.ms-*",
-                                 "application/msword", "application/octet-stream"};
-    k.doc = "MIME types staff may upload; TYPE/* matches a family, prefix.* a prefix; [\"*\"] allows any";
-    k.validate = [](const Value& v) -> std::string {
-      for (const std::string& t : std::get<StringList>(v))
-        if (t.empty() || t.size() > 200 || t.find_first_of(" ;,\"") != std::string::npos)
-          return "has '" + internal::Printable(t) + "', which is not a MIME type pattern";
-      return "";
-    };
-    r.push_back(std::move(k));
-  }
+                                 "application/msword", "application/octet-stream"},
+                      "MIME types staff may upload; TYPE/* matches a family, prefix.* a prefix; [\"*\"] allows any",
+                      [](const Value& v) -> std::string {
+                        for (const std::string& t : std::get<StringList>(v))
+                          if (t.empty() || t.size() > 200 || t.find_first_of(" ;,\"") != std::string::npos)
+                            return "has '" + internal::Printable(t) + "', which is not a MIME type pattern";
+                        return "";
+                      }));
   r.push_back(OptionalPath("chatd", "files_dir", "uploaded files (content-addressed); empty means <state_dir>/files"));
   r.push_back(Bool("chatd", "ldap_department_rooms", false,
                    "keep a private channel per department with its staff as members"));
@@ -236,59 +236,35 @@ void AddStreamKeys(std::vector<KeyDef>& r) {
   // stream keys
   r.push_back(Listen("stream", "rtmp_listen", "127.0.0.1:1935",
                      "RTMP ingest address (OBS, ffmpeg -f flv): IP:PORT; port 0 takes a free port (status shows it)"));
-  {
-    KeyDef k;
-    k.section = "stream";
-    k.name = "publish_keys";
-    k.type = KeyType::kStringList;
-    k.default_value = StringList{};
-    k.doc = "publisher keys as NAME:KEY (one stream) or *:KEY (any name); empty: only loopback publishers, no key needed";
-    k.validate = [](const Value& v) -> std::string {
-      for (const std::string& e : std::get<StringList>(v)) {
-        size_t colon = e.find(':');
-        if (colon == std::string::npos || colon == 0 || colon + 1 == e.size())
-          return "has '" + internal::Printable(e) + "', which is not NAME:KEY";
-        std::string name = e.substr(0, colon);
-        bool ok = name == "*" || (name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
-                                   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                                          c == '_' || c == '-';
-                                 }));
-        if (!ok) return "has stream name '" + internal::Printable(name) + "': use letters, digits, _ and -, or *";
-      }
-      return "";
-    };
-    r.push_back(std::move(k));
-  }
-  {
-    KeyDef k;
-    k.section = "stream";
-    k.name = "cors_origins";
-    k.type = KeyType::kStringList;
-    k.default_value = StringList{"*"};
-    k.doc = "origins allowed to fetch playlists and media cross-origin (the web app), or * for any; empty: none";
-    r.push_back(std::move(k));
-  }
+  r.push_back(StrList(
+      "stream", "publish_keys", StringList{},
+      "publisher keys as NAME:KEY (one stream) or *:KEY (any name); empty: only loopback publishers, no key needed",
+      [](const Value& v) -> std::string {
+        for (const std::string& e : std::get<StringList>(v)) {
+          size_t colon = e.find(':');
+          if (colon == std::string::npos || colon == 0 || colon + 1 == e.size())
+            return "has '" + internal::Printable(e) + "', which is not NAME:KEY";
+          std::string name = e.substr(0, colon);
+          bool ok = name == "*" || IsStreamName(name);
+          if (!ok) return "has stream name '" + internal::Printable(name) + "': use letters, digits, _ and -, or *";
+        }
+        return "";
+      }));
+  r.push_back(
+      StrList("stream", "cors_origins", StringList{"*"},
+              "origins allowed to fetch playlists and media cross-origin (the web app), or * for any; empty: none"));
   r.push_back(Choice("stream", "viewers", "token", {"token", "open"},
                      "who may watch: token = staff with a signed URL from the web app (chatd /api/v1/streams/NAME/watch), "
                      "open = anyone who reaches the server"));
-  {
-    KeyDef k;
-    k.section = "stream";
-    k.name = "open_streams";
-    k.type = KeyType::kStringList;
-    k.default_value = StringList{};
-    k.doc = "streams anyone may watch without a token when stream.viewers is token";
-    k.validate = [](const Value& v) -> std::string {
-      for (const std::string& n : std::get<StringList>(v)) {
-        bool ok = !n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](char c) {
-          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-        });
-        if (!ok) return "has '" + internal::Printable(n) + "', which is not a stream name (letters, digits, _ and -)";
-      }
-      return "";
-    };
-    r.push_back(std::move(k));
-  }
+  r.push_back(StrList(
+      "stream", "open_streams", StringList{}, "streams anyone may watch without a token when stream.viewers is token",
+      [](const Value& v) -> std::string {
+        for (const std::string& n : std::get<StringList>(v)) {
+          if (!IsStreamName(n))
+            return "has '" + internal::Printable(n) + "', which is not a stream name (letters, digits, _ and -)";
+        }
+        return "";
+      }));
   r.push_back(Int("stream", "part_ms", 333, "LL-HLS part target in milliseconds", 100, 2000));
   r.push_back(Int("stream", "segment_ms", 2000, "segments are cut at the first keyframe after this many milliseconds", 500, 20000));
   r.push_back(Int("stream", "window_segments", 10, "segments kept in memory and listed in the playlist", 3, 1000));
@@ -303,52 +279,35 @@ void AddStreamKeys(std::vector<KeyDef>& r) {
                   "DVR window: seconds of complete segments kept in memory and listed, so late viewers can seek "
                   "back (memory: bitrate x dvr_s per stream); 0: the live window only",
                   0, 21600));
-  {
-    KeyDef k;
-    k.section = "stream";
-    k.name = "record";
-    k.type = KeyType::kStringList;
-    k.default_value = StringList{};
-    k.doc =
-        "streams recorded from their first publish (names, or * for every stream); collab-admin stream record "
-        "starts and stops others";
-    k.validate = [](const Value& v) -> std::string {
-      for (const std::string& n : std::get<StringList>(v)) {
-        bool ok =
-            n == "*" || (!n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](char c) {
-              return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-            }));
-        if (!ok) return "has '" + internal::Printable(n) + "': use stream names (letters, digits, _ and -) or *";
-      }
-      return "";
-    };
-    r.push_back(std::move(k));
-  }
-  {
-    KeyDef k;
-    k.section = "stream";
-    k.name = "ladder";
-    k.type = KeyType::kStringList;
-    k.default_value = StringList{};
-    k.doc =
-        "ABR ladder: extra renditions encoded from the publisher's H.264 with libx264, as HEIGHTp:BITRATE "
-        "(e.g. [\"360p:800k\", \"180p:300k\"]; k or M); players get /live/NAME/master.m3u8; empty: passthrough only";
-    k.validate = [](const Value& v) -> std::string {
-      const StringList& list = std::get<StringList>(v);
-      if (list.size() > 6) return "has more than 6 rungs (each one costs an encoder per stream)";
-      std::vector<int64_t> heights;
-      for (const std::string& e : list) {
-        int64_t h = 0, rate = 0;
-        if (std::string why = ParseLadderEntry(e, h, rate); !why.empty())
-          return "has '" + internal::Printable(e) + "': " + why;
-        if (std::find(heights.begin(), heights.end(), h) != heights.end())
-          return "lists height " + std::to_string(h) + " twice";
-        heights.push_back(h);
-      }
-      return "";
-    };
-    r.push_back(std::move(k));
-  }
+  r.push_back(
+      StrList("stream", "record", StringList{},
+              "streams recorded from their first publish (names, or * for every stream); collab-admin stream record "
+              "starts and stops others",
+              [](const Value& v) -> std::string {
+                for (const std::string& n : std::get<StringList>(v)) {
+                  if (n != "*" && !IsStreamName(n))
+                    return "has '" + internal::Printable(n) + "': use stream names (letters, digits, _ and -) or *";
+                }
+                return "";
+              }));
+  r.push_back(StrList(
+      "stream", "ladder", StringList{},
+      "ABR ladder: extra renditions encoded from the publisher's H.264 with libx264, as HEIGHTp:BITRATE "
+      "(e.g. [\"360p:800k\", \"180p:300k\"]; k or M); players get /live/NAME/master.m3u8; empty: passthrough only",
+      [](const Value& v) -> std::string {
+        const StringList& list = std::get<StringList>(v);
+        if (list.size() > 6) return "has more than 6 rungs (each one costs an encoder per stream)";
+        std::vector<int64_t> heights;
+        for (const std::string& e : list) {
+          int64_t h = 0, rate = 0;
+          if (std::string why = ParseLadderEntry(e, h, rate); !why.empty())
+            return "has '" + internal::Printable(e) + "': " + why;
+          if (std::find(heights.begin(), heights.end(), h) != heights.end())
+            return "lists height " + std::to_string(h) + " twice";
+          heights.push_back(h);
+        }
+        return "";
+      }));
   r.push_back(OptionalPath("stream", "record_dir", "recordings of live streams; empty means <state_dir>/recordings"));
   r.push_back(Int("stream", "record_keep_days", 0,
                   "recordings older than this many days are deleted (checked hourly); 0: keep forever", 0, 36500));
