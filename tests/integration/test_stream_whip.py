@@ -299,15 +299,14 @@ class WhipBrowser(unittest.TestCase):
             wait_for(lambda: d.try_status()["whip"]["list"][0]["video_lost_packets"] > 0, timeout=30,
                      interval=0.2, what="some video lost")
             text, _ = wait_for(ready, timeout=30, interval=0.2, what="playlist")
-        if loss:
-            # Video dropped until the requested keyframe leaves a hole in the timeline, and the
-            # packager ends a part early rather than let the sample before the hole overrun the
-            # part target: short parts (a SHOULD of the spec) are expected here, nothing else.
-            pl = llhls_check.parse(text)
-            found = [p for p in llhls_check.problems(pl) if "under 85% of PART-TARGET" not in p]
-            self.assertEqual(found, [], text)
-        else:
-            pl = llhls_check.check(text)
+        # A hole in the video timeline (frames dropped until the keyframe asked for after a loss,
+        # or frames Chromium's encoder skips when the machine is short of CPU, as on a loaded
+        # 2-core test run) makes the packager end a part early rather than let the sample before
+        # the hole overrun the part target: a short part (the 85% rule is a SHOULD of the spec)
+        # may appear with or without loss; every other rule must hold.
+        pl = llhls_check.parse(text)
+        found = [p for p in llhls_check.problems(pl) if "under 85% of PART-TARGET" not in p]
+        self.assertEqual(found, [], text)
         seg = pl.complete_segments[-1]
         s, init = ns_http(self.ns, base + seg.map_uri)
         self.assertEqual(s, 200)
